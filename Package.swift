@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// dode: diffusion ODE samplers and D-ODE distillation, a Swift core with an embedded Lua 5.4.
+//
+// Layers (lower never import upper):
+//   CLua / CBLAS / CEdit (C shims) -> DodeTensor -> DodeCore -> DodeLua -> dode (executable)
+import PackageDescription
+
+let package = Package(
+    name: "dode",
+    products: [
+        .executable(name: "dode", targets: ["dode"]),
+        .library(name: "DodeTensor", targets: ["DodeTensor"]),
+        .library(name: "DodeCore", targets: ["DodeCore"]),
+        .library(name: "DodeLua", targets: ["DodeLua"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // C shims over system libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev).
+        .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
+        .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
+
+        // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
+        .target(
+            name: "DodeTensor",
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+
+        // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
+        .target(
+            name: "DodeCore",
+            dependencies: ["DodeTensor", .product(name: "RealModule", package: "swift-numerics")]),
+
+        // Lua bindings: VM, userdata, error trampoline, the `dode` module, embedded Stdlib.
+        .target(
+            name: "DodeLua",
+            dependencies: ["CLua", "DodeTensor", "DodeCore"],
+            plugins: ["EmbedStdlib"]),
+
+        .executableTarget(name: "dode", dependencies: ["DodeLua", "CLua", "CEdit"]),
+
+        // Build-time embedding of Stdlib/*.lua into the binary (relocatable, no resource bundle).
+        .executableTarget(name: "DodeEmbed", path: "Sources/DodeEmbed"),
+        .plugin(name: "EmbedStdlib", capability: .buildTool(), dependencies: ["DodeEmbed"]),
+
+        .testTarget(name: "DodeTensorTests", dependencies: ["DodeTensor"]),
+        .testTarget(name: "DodeLuaTests", dependencies: ["DodeLua", "DodeTensor", "CLua"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

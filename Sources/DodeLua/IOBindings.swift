@@ -1,0 +1,132 @@
+import CLua
+import DodeTensor
+import Foundation
+
+/// Files (`dode.load`, `dode.save`, `dode.json.*`) and process utilities (`dode.clock`,
+/// `dode.threads`, `dode.limits`). Writes are atomic: temporary file, fsync, rename.
+extension LuaVM {
+    func installIOBindings() {
+        def("dode.load", "dode.load(path)",
+            "Reads a file by its extension: `.npy` gives a tensor; `.safetensors` a table {name = tensor} (and the metadata table as a second result); `.json` the decoded value.") { a in
+            let path = try a.string(1)
+            do {
+                switch (path as NSString).pathExtension.lowercased() {
+                case "npy": return a.push(try NPY.read(path: path))
+                case "safetensors":
+                    let f = try Safetensors.read(path: path)
+                    lua_createtable(a.L, 0, Int32(f.tensors.count))
+                    for name in f.tensors.keys.sorted() { a.vm.push(f.tensors[name]!); lua_setfield(a.L, -2, name) }
+                    lua_createtable(a.L, 0, Int32(f.metadata.count))
+                    for (k, v) in f.metadata { lua_pushstring(a.L, v); lua_setfield(a.L, -2, k) }
+                    return 2
+                case "json":
+                    try a.vm.decodeJSON(try AtomicFile.read(path), source: "'\(path)'")
+                    return 1
+                default:
+                    throw a.fail(1, "a path ending in .npy, .safetensors or .json")
+                }
+            } catch let e as TensorError { throw a.error(e.message) }
+        }
+        def("dode.save", "dode.save(path, value [, {metadata=}])",
+            "Writes a file by its extension (atomically): `.npy` takes a tensor, `.safetensors` a table {name = tensor} (Float32/Float64; `metadata` a table of strings), `.json` any JSON-encodable value.") { a in
+            let path = try a.string(1)
+            let ext = (path as NSString).pathExtension.lowercased()
+            do {
+                switch ext {
+                case "npy":
+                    try NPY.write(try a.tensor(2), path: path)
+                    _ = try a.options(3, allowed: [])
+                case "safetensors":
+                    try a.table(2, "a table {name = tensor}")
+                    var tensors: [String: Tensor] = [:]
+                    lua_pushnil(a.L)
+                    while lua_next(a.L, 2) != 0 {
+                        let key = lua_type(a.L, -2) == LUA_TSTRING ? String(cString: dode_tostring(a.L, -2)) : nil
+                        let t = LuaArgs.tensorAt(a.L, -1)
+                        dode_pop(a.L, 1)
+                        guard let key, let t else {
+                            dode_pop(a.L, 1)
+                            throw a.fail(2, "a table mapping string names to tensors")
+                        }
+                        tensors[key] = t
+                    }
+                    let o = try a.options(3, allowed: ["metadata"])
+                    var meta: [String: String] = [:]
+                    if o.has("metadata") {
+                        try o.with("metadata") { i in
+                            guard lua_type(a.L, i) == LUA_TTABLE else { throw o.fail("metadata", "a table of strings") }
+                            lua_pushnil(a.L)
+                            while lua_next(a.L, i) != 0 {
+                                let ok = lua_type(a.L, -2) == LUA_TSTRING && lua_type(a.L, -1) == LUA_TSTRING
+                                if ok { meta[String(cString: dode_tostring(a.L, -2))] = String(cString: dode_tostring(a.L, -1)) }
+                                dode_pop(a.L, 1)
+                                if !ok { dode_pop(a.L, 1); throw o.fail("metadata", "a table mapping strings to strings") }
+                            }
+                        }
+                    }
+                    try Safetensors.write(tensors, metadata: meta, path: path)
+                case "json":
+                    let o = try a.options(3, allowed: ["indent"])
+                    let text = try a.vm.encodeJSON(2, indent: try o.bool("indent") ?? true)
+                    try AtomicFile.write(Data((text + "\n").utf8), to: path)
+                default:
+                    throw a.fail(1, "a path ending in .npy, .safetensors or .json")
+                }
+            } catch let e as TensorError { throw a.error(e.message) }
+            catch let e as LuaError where !e.message.hasPrefix(a.name) { throw a.error(e.message) }
+            return 0
+        }
+        def("dode.json.decode", "dode.json.decode(text)", "Decodes JSON text (null becomes dode.json.null).") { a in
+            try a.vm.decodeJSON(Data(try a.string(1).utf8), source: "the text")
+            return 1
+        }
+        def("dode.json.encode", "dode.json.encode(value [, {indent=false}])",
+            "Encodes a Lua value (tables, numbers, strings, booleans, tensors, dode.json.null) as JSON text with sorted keys.") { a in
+            let o = try a.options(2, allowed: ["indent"])
+            do { return a.push(try a.vm.encodeJSON(1, indent: try o.bool("indent") ?? false)) }
+            catch let e as LuaError where !e.message.hasPrefix(a.name) { throw a.error(e.message) }
+        }
+        def("dode.clock", "dode.clock()", "Monotonic wall-clock time in seconds, for timing inside scripts.") { a in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            return a.push(Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
+        }
+        def("dode.threads", "dode.threads([n])",
+            "Gets (or sets to n) the number of worker threads for batch work and OpenBLAS. Results do not depend on it.") { a in
+            if !a.isNil(1) {
+                let n = try a.int(1, in: 1...64, "an integer in 1..64")
+                Parallel.threads = n
+                BLAS.setThreads(n)
+            }
+            return a.push(Parallel.threads)
+        }
+        def("dode.limits", "dode.limits([{max_bytes=}])",
+            "Returns {max_bytes=, live_bytes=}; `max_bytes` sets the cap on one tensor's size (default: half the physical memory), checked before allocating.") { a in
+            let o = try a.options(1, allowed: ["max_bytes"])
+            if let m = try o.int("max_bytes", in: 0...Int.max, "a non-negative integer") { TensorLimits.maxBytes = m }
+            lua_createtable(a.L, 0, 2)
+            lua_pushinteger(a.L, lua_Integer(TensorLimits.maxBytes)); lua_setfield(a.L, -2, "max_bytes")
+            lua_pushinteger(a.L, lua_Integer(TensorLimits.liveBytes)); lua_setfield(a.L, -2, "live_bytes")
+            return 1
+        }
+        def("dode._stdlib_source", "dode._stdlib_source(name)",
+            "Internal: the source and chunk name of a Stdlib module (from DODE_STDLIB when set, else embedded).") { a in
+            let name = try a.string(1)
+            if let dir = ProcessInfo.processInfo.environment["DODE_STDLIB"], !dir.isEmpty {
+                let rel = name.replacingOccurrences(of: ".", with: "/")
+                for cand in [rel + ".lua", rel + "/init.lua"] {
+                    let path = dir + "/" + cand
+                    if let d = FileManager.default.contents(atPath: path) {
+                        _ = a.push(String(decoding: d, as: UTF8.self))
+                        _ = a.push("@" + path)
+                        return 2
+                    }
+                }
+            }
+            guard let m = EmbeddedStdlib.modules[name] else { return a.pushNil() }
+            _ = a.push(m.source)
+            _ = a.push(m.chunk)
+            return 2
+        }
+    }
+}

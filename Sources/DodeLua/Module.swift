@@ -1,0 +1,138 @@
+import CLua
+import DodeTensor
+import Foundation
+
+/// The dode version string (`dode.version`, `dode --version`).
+public let dodeVersion = "0.1.0"
+
+/// Lua code run once per VM after the bindings exist: tensor indexing, the Stdlib searcher,
+/// `require 'dode'`, and the `help` function.
+private let bootstrap = #"""
+local dode, tensor_methods, tensor_mt, generator_methods, generator_mt = ...
+local get, set = tensor_methods.__get, tensor_methods.__set
+tensor_methods.__get, tensor_methods.__set = nil, nil
+tensor_mt.__index = function(t, k)
+  local m = tensor_methods[k]
+  if m ~= nil then return m end
+  if type(k) == 'number' then return get(t, k) end
+  return nil
+end
+tensor_mt.__newindex = function(t, k, v)
+  if type(k) == 'number' then return set(t, k, v) end
+  error("dode.Tensor: cannot set field '" .. tostring(k) .. "' (tensors have no fields; use x[i] = v)", 2)
+end
+generator_mt.__index = generator_methods
+dode.Tensor = tensor_methods
+dode.json.null = dode.json.null
+local source = dode._stdlib_source
+table.insert(package.searchers, 2, function(name)
+  local src, chunk = source(name)
+  if not src then return "\n\tno dode Stdlib module '" .. name .. "'" end
+  local f, err = load(src, chunk)
+  if not f then error(err, 0) end
+  return f, chunk
+end)
+package.loaded.dode = dode
+_G.dode = dode
+local ok, h = pcall(require, 'dode.help')
+if ok then _G.help = h.help end
+"""#
+
+extension LuaVM {
+    /// Registers every binding and builds the `dode` table.
+    func installModule() {
+        installTensorBindings()
+        installIOBindings()
+        installModuleDocs()
+        def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
+            lua_createtable(a.L, 0, Int32(a.vm.docs.count))
+            for (name, d) in a.vm.docs {
+                lua_createtable(a.L, 0, 2)
+                lua_pushstring(a.L, d.signature); lua_setfield(a.L, -2, "signature")
+                lua_pushstring(a.L, d.text); lua_setfield(a.L, -2, "text")
+                lua_setfield(a.L, -2, name)
+            }
+            return 1
+        }
+
+        lua_createtable(L, 0, 64)              // dode
+        let dodeIdx = lua_gettop(L)
+        lua_createtable(L, 0, 128)             // Tensor methods
+        let tensorIdx = lua_gettop(L)
+        lua_createtable(L, 0, 8)               // Generator methods
+        let genIdx = lua_gettop(L)
+        for (i, b) in bindings.enumerated() {
+            if let colon = b.name.firstIndex(of: ":") {
+                let type = b.name[..<colon], method = String(b.name[b.name.index(after: colon)...])
+                let isMeta = method.hasPrefix("__") && method != "__get" && method != "__set"
+                if isMeta {
+                    _ = dode_newmetatable(L, type == "Tensor" ? LuaTypes.tensor : LuaTypes.generator)
+                    pushBinding(i)
+                    lua_setfield(L, -2, method)
+                    dode_pop(L, 1)
+                } else {
+                    pushBinding(i)
+                    lua_setfield(L, type == "Tensor" ? tensorIdx : genIdx, method)
+                }
+                continue
+            }
+            var parts = b.name.split(separator: ".").map(String.init)
+            guard parts.first == "dode", parts.count >= 2 else { continue }
+            parts.removeFirst()
+            let leaf = parts.removeLast()
+            lua_pushvalue(L, dodeIdx)
+            for p in parts {
+                if lua_getfield(L, -1, p) != LUA_TTABLE {
+                    dode_pop(L, 1)
+                    lua_createtable(L, 0, 8)
+                    lua_pushvalue(L, -1)
+                    lua_setfield(L, -3, p)
+                }
+                dode_remove(L, -2)
+            }
+            pushBinding(i)
+            lua_setfield(L, -2, leaf)
+            dode_pop(L, 1)
+        }
+        lua_pushstring(L, dodeVersion)
+        lua_setfield(L, dodeIdx, "version")
+        lua_getfield(L, dodeIdx, "json")
+        lua_pushlightuserdata(L, nil)
+        lua_setfield(L, -2, "null")
+        dode_pop(L, 1)
+
+        // bootstrap(dode, tensor_methods, tensor_mt, generator_methods, generator_mt)
+        let status = bootstrap.withCString { p in dode_loadbuffer(L, p, strlen(p), "=dode.bootstrap") }
+        guard status == LUA_OK else { dode_pop(L, 4); return }
+        lua_pushvalue(L, dodeIdx)
+        lua_pushvalue(L, tensorIdx)
+        _ = dode_newmetatable(L, LuaTypes.tensor)
+        lua_pushvalue(L, genIdx)
+        _ = dode_newmetatable(L, LuaTypes.generator)
+        if dode_pcall_traceback(L, 5, 0) != LUA_OK {
+            FileHandle.standardError.write(Data(("dode: bootstrap failed: " + popError() + "\n").utf8))
+        }
+        lua_settop(L, 0)
+    }
+
+    /// Docs for module tables and values (the functions carry their own).
+    func installModuleDocs() {
+        doc("dode", "dode", "The dode module: tensors (dode.zeros, dode.randn, ...), files (dode.load, dode.save, dode.json), timing (dode.clock). `help(dode.x)` describes any entry; `help(dode.Tensor)` lists tensor methods.")
+        doc("dode.Tensor", "dode.Tensor", "Methods of tensors (x:method(...)). Float64 by default or Float32; row-major; views share storage, clone copies. Indexing is 1-based: x[i] is row i (a view) or a number for 1-D tensors; x[i] = v assigns. Operators + - * / ^ broadcast like numpy; math methods (x:exp()) return new tensors, and the `_` forms (x:exp_()) and x:add/sub/mul/div/copy/fill work in place.")
+        doc("dode.json", "dode.json", "JSON encoding and decoding: dode.json.encode, dode.json.decode, dode.json.null.")
+        doc("dode.version", "dode.version", "The dode version string.")
+    }
+
+    /// Lists the documented names (for completion and the reference).
+    public var documentedNames: [String] { docs.keys.sorted() }
+
+    /// The reference manual as Markdown, from the same text `help` shows.
+    public func referenceMarkdown() -> String {
+        var out = "# dode \(dodeVersion) reference\n\nGenerated by `dode --reference` from the same text `help()` shows.\n"
+        for name in docs.keys.sorted() where !name.contains(":__") && !name.hasPrefix("dode._") {
+            let d = docs[name]!
+            out += "\n## `\(d.signature)`\n\n\(d.text)\n"
+        }
+        return out
+    }
+}

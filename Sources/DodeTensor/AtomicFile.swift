@@ -1,0 +1,47 @@
+import Foundation
+
+/// Safe file writing: data goes to a temporary file in the destination's folder, is flushed to
+/// disk, then renamed over the destination, so an interrupted run never leaves a half-written
+/// file where a good one was.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir, isDirectory: &isDir), isDir.boolValue else {
+            throw TensorError("cannot write '\(path)': folder '\(dir)' does not exist")
+        }
+        let tmp = (dir.isEmpty ? "." : dir) + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw TensorError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
+        var ok = true
+        data.withUnsafeBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Foundation.write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { ok = false; break }
+                off += n
+            }
+        }
+        if ok && fsync(fd) != 0 { ok = false }
+        let err = String(cString: strerror(errno))
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw TensorError("cannot write '\(path)': \(ok ? String(cString: strerror(errno)) : err)")
+        }
+    }
+
+    /// Reads a whole file, with an error naming it.
+    public static func read(_ path: String) throws -> Data {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TensorError("cannot read '\(path)': no such file")
+        }
+        if isDir.boolValue { throw TensorError("cannot read '\(path)': it is a folder") }
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw TensorError("cannot read '\(path)': permission denied or unreadable")
+        }
+        return d
+    }
+}

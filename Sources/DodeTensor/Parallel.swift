@@ -1,0 +1,57 @@
+import Dispatch
+import Synchronization
+
+/// Threading policy for batch work. Work is always split into the same chunks whatever the
+/// thread count, so results are bit-identical for any `threads`.
+public enum Parallel {
+    private static let threadCount = Atomic<Int>(2)
+
+    /// Number of worker threads (default 2, the machine's cores; 1 disables threading).
+    public static var threads: Int {
+        get { threadCount.load(ordering: .relaxed) }
+        set { threadCount.store(max(1, min(newValue, 64)), ordering: .relaxed) }
+    }
+
+    /// Runs `body(chunk)` for chunk in 0..<chunks, spreading chunks over the worker threads.
+    /// Chunks are independent; the caller defines them from the problem size alone.
+    @inlinable
+    public static func forEach(chunks: Int, _ body: (Int) -> Void) {
+        let t = min(threads, chunks)
+        if t <= 1 {
+            for c in 0..<chunks { body(c) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: t) { w in
+                var c = w
+                while c < chunks {
+                    box.value(c)
+                    c += t
+                }
+            }
+        }
+    }
+
+    /// Splits `0..<count` into ranges of at least `grain` elements and runs them in parallel.
+    /// The split depends only on `count` and `grain`.
+    @inlinable
+    public static func forRanges(count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        if count <= grain || threads <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let chunks = min((count + grain - 1) / grain, 64)
+        let size = (count + chunks - 1) / chunks
+        forEach(chunks: chunks) { c in
+            let lo = c * size, hi = min(count, lo + size)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+/// Wraps a value that is shared read-only (or written at disjoint places) across threads.
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let value: T
+    @inlinable public init(_ value: T) { self.value = value }
+}

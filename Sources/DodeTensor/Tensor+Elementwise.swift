@@ -1,0 +1,174 @@
+/// Elementwise arithmetic with numpy broadcasting and dtype promotion.
+extension Tensor {
+    /// Runs `op` on out = a ∘ b with operands already converted to out's dtype.
+    static func runBinary(_ op: BinaryOp, out: Tensor, _ a: Tensor, _ b: Tensor) {
+        func run<Kn: BinaryKernel>(_ k: Kn.Type) {
+            switch out.dtype {
+            case .float64: Kernels.binary(k, Double.self, out: out, a, b)
+            case .float32: Kernels.binary(k, Float.self, out: out, a, b)
+            }
+        }
+        switch op {
+        case .add: run(K.Add.self)
+        case .sub: run(K.Sub.self)
+        case .mul: run(K.Mul.self)
+        case .div: run(K.Div.self)
+        case .pow: run(K.Pow.self)
+        case .maximum: run(K.Max.self)
+        case .minimum: run(K.Min.self)
+        case .lt: run(K.Lt.self)
+        case .le: run(K.Le.self)
+        case .gt: run(K.Gt.self)
+        case .ge: run(K.Ge.self)
+        case .eq: run(K.Eq.self)
+        case .ne: run(K.Ne.self)
+        }
+    }
+
+    static func runBinaryScalar(_ op: BinaryOp, out: Tensor, _ a: Tensor, _ v: Double, scalarFirst: Bool) {
+        func run<Kn: BinaryKernel>(_ k: Kn.Type) {
+            switch out.dtype {
+            case .float64: Kernels.binaryScalar(k, Double.self, out: out, a, v, scalarFirst: scalarFirst)
+            case .float32: Kernels.binaryScalar(k, Float.self, out: out, a, Float(v), scalarFirst: scalarFirst)
+            }
+        }
+        switch op {
+        case .add: run(K.Add.self)
+        case .sub: run(K.Sub.self)
+        case .mul: run(K.Mul.self)
+        case .div: run(K.Div.self)
+        case .pow: run(K.Pow.self)
+        case .maximum: run(K.Max.self)
+        case .minimum: run(K.Min.self)
+        case .lt: run(K.Lt.self)
+        case .le: run(K.Le.self)
+        case .gt: run(K.Gt.self)
+        case .ge: run(K.Ge.self)
+        case .eq: run(K.Eq.self)
+        case .ne: run(K.Ne.self)
+        }
+    }
+
+    static func runUnary(_ op: UnaryOp, out: Tensor, _ a: Tensor) {
+        func run<Kn: UnaryKernel>(_ k: Kn.Type) {
+            switch out.dtype {
+            case .float64: Kernels.unary(k, Double.self, out: out, a)
+            case .float32: Kernels.unary(k, Float.self, out: out, a)
+            }
+        }
+        switch op {
+        case .neg: run(K.Neg.self)
+        case .abs: run(K.Abs.self)
+        case .exp: run(K.Exp.self)
+        case .log: run(K.Log.self)
+        case .sqrt: run(K.Sqrt.self)
+        case .square: run(K.Square.self)
+        case .tanh: run(K.Tanh.self)
+        case .sigmoid: run(K.Sigmoid.self)
+        case .silu: run(K.Silu.self)
+        case .relu: run(K.Relu.self)
+        case .gelu: run(K.Gelu.self)
+        case .sin: run(K.Sin.self)
+        case .cos: run(K.Cos.self)
+        case .floor: run(K.Floor.self)
+        case .ceil: run(K.Ceil.self)
+        case .round: run(K.Round.self)
+        case .sign: run(K.Sign.self)
+        case .reciprocal: run(K.Reciprocal.self)
+        }
+    }
+
+    /// a ∘ b as a new tensor (broadcast shape, promoted dtype).
+    public static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
+        let shape = try Broadcast.shape(a.shape, b.shape)
+        let dt = DType.promote(a.dtype, b.dtype)
+        let out = try Tensor.empty(shape, dtype: dt)
+        runBinary(op, out: out, a.to(dt), b.to(dt))
+        return out
+    }
+
+    /// a ∘ v (or v ∘ a when `scalarFirst`) as a new tensor.
+    public static func binary(_ op: BinaryOp, _ a: Tensor, scalar v: Double, scalarFirst: Bool = false) -> Tensor {
+        let out = Tensor(storage: Storage(count: a.count, dtype: a.dtype, zeroed: false), offset: 0,
+                         shape: a.shape, strides: contiguousStrides(a.shape))
+        runBinaryScalar(op, out: out, a, v, scalarFirst: scalarFirst)
+        return out
+    }
+
+    /// self = self ∘ b in place; b must broadcast to self's shape.
+    public func apply(_ op: BinaryOp, _ b: Tensor) throws {
+        let shape = try Broadcast.shape(self.shape, b.shape)
+        guard shape == self.shape else {
+            throw TensorError("shape \(formatShape(b.shape)) cannot be broadcast to \(formatShape(self.shape)) in place")
+        }
+        Tensor.runBinary(op, out: self, self, b.to(dtype))
+    }
+
+    /// self = self ∘ v in place.
+    public func apply(_ op: BinaryOp, scalar v: Double) {
+        Tensor.runBinaryScalar(op, out: self, self, v, scalarFirst: false)
+    }
+
+    /// f(self) as a new tensor.
+    public func map(_ op: UnaryOp) -> Tensor {
+        let out = Tensor(storage: Storage(count: count, dtype: dtype, zeroed: false), offset: 0,
+                         shape: shape, strides: Tensor.contiguousStrides(shape))
+        Tensor.runUnary(op, out: out, self)
+        return out
+    }
+
+    /// self = f(self) in place.
+    public func mapInPlace(_ op: UnaryOp) { Tensor.runUnary(op, out: self, self) }
+
+    /// self += alpha · y (y broadcast to self's shape).
+    public func add(_ y: Tensor, alpha: Double = 1) throws {
+        try axpby(alpha, y, 1)
+    }
+
+    /// self = a·x + b·self in place (x broadcast to self's shape); one fused pass.
+    public func axpby(_ a: Double, _ x: Tensor, _ b: Double) throws {
+        let shape = try Broadcast.shape(self.shape, x.shape)
+        guard shape == self.shape else {
+            throw TensorError("shape \(formatShape(x.shape)) cannot be broadcast to \(formatShape(self.shape)) in place")
+        }
+        let xv = x.to(dtype)
+        switch dtype {
+        case .float64: Kernels.axpby(Double.self, a, xv, b, self)
+        case .float32: Kernels.axpby(Float.self, Float(a), xv, Float(b), self)
+        }
+    }
+
+    /// Copies y (broadcast, any dtype) into self.
+    public func copy(from y: Tensor) throws {
+        let shape = try Broadcast.shape(self.shape, y.shape)
+        guard shape == self.shape else {
+            throw TensorError("shape \(formatShape(y.shape)) cannot be broadcast to \(formatShape(self.shape)) in copy")
+        }
+        Kernels.copy(from: y, to: self)
+    }
+
+    /// Sets every element to v.
+    public func fill(_ v: Double) { Kernels.fill(self, v) }
+
+    /// Clamps into [lo, hi] (either bound optional) as a new tensor.
+    public func clamped(min lo: Double?, max hi: Double?) -> Tensor {
+        let out = clone()
+        if let lo { out.apply(.maximum, scalar: lo) }
+        if let hi { out.apply(.minimum, scalar: hi) }
+        return out
+    }
+
+    /// True when any element is NaN or ±Inf.
+    public func hasNonFinite() -> Bool {
+        let t = contiguous()
+        switch dtype {
+        case .float64:
+            let p = t.pointer(Double.self)
+            for i in 0..<count where !p[i].isFinite { return true }
+        case .float32:
+            let p = t.pointer(Float.self)
+            for i in 0..<count where !p[i].isFinite { return true }
+        }
+        return false
+    }
+}

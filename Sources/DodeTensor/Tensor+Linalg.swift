@@ -1,0 +1,60 @@
+import CBLAS
+
+/// Matrix products through OpenBLAS.
+extension Tensor {
+    /// BLAS description of a 2-D view: (transposed?, leading dimension), or nil when the view
+    /// needs a copy.
+    func blasLayout() -> (trans: Bool, ld: Int)? {
+        guard rank == 2 else { return nil }
+        if strides[1] == 1 && strides[0] >= Swift.max(shape[1], 1) { return (false, strides[0]) }
+        if strides[0] == 1 && strides[1] >= Swift.max(shape[0], 1) { return (true, strides[1]) }
+        return nil
+    }
+
+    /// The matrix product a·b of two 2-D tensors (dtype promoted).
+    public static func matmul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        guard a.rank == 2, b.rank == 2 else {
+            throw TensorError("expected 2-D tensors, got \(formatShape(a.shape)) and \(formatShape(b.shape))")
+        }
+        guard a.shape[1] == b.shape[0] else {
+            throw TensorError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) cannot be multiplied (inner sizes \(a.shape[1]) and \(b.shape[0]))")
+        }
+        let dt = DType.promote(a.dtype, b.dtype)
+        let out = try Tensor(zeros: [a.shape[0], b.shape[1]], dtype: dt)
+        try gemm(a.to(dt), b.to(dt), into: out, alpha: 1, beta: 0)
+        return out
+    }
+
+    /// out = alpha·a·b + beta·out, all of out's dtype; out must be contiguous.
+    public static func gemm(_ a: Tensor, _ b: Tensor, into out: Tensor, alpha: Double, beta: Double) throws {
+        let m = a.shape[0], k = a.shape[1], n = b.shape[1]
+        guard out.shape == [m, n], out.isContiguous, a.dtype == out.dtype, b.dtype == out.dtype else {
+            throw TensorError("gemm: output must be a contiguous \(m)x\(n) \(a.dtype.rawValue) tensor")
+        }
+        if m > Int(Int32.max) || n > Int(Int32.max) || k > Int(Int32.max) {
+            throw TensorError("matrix dimensions above 2^31-1 are not supported by BLAS")
+        }
+        if m == 0 || n == 0 { return }
+        if k == 0 { out.apply(.mul, scalar: beta); return }
+        let av = a.blasLayout() == nil ? a.clone() : a
+        let bv = b.blasLayout() == nil ? b.clone() : b
+        let la = av.blasLayout()!, lb = bv.blasLayout()!
+        let ta = la.trans ? CblasTrans : CblasNoTrans, tb = lb.trans ? CblasTrans : CblasNoTrans
+        switch out.dtype {
+        case .float64:
+            cblas_dgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha,
+                        av.pointer(Double.self), Int32(la.ld), bv.pointer(Double.self), Int32(lb.ld),
+                        beta, out.pointer(Double.self), Int32(n))
+        case .float32:
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), Float(alpha),
+                        av.pointer(Float.self), Int32(la.ld), bv.pointer(Float.self), Int32(lb.ld),
+                        Float(beta), out.pointer(Float.self), Int32(n))
+        }
+    }
+}
+
+/// BLAS thread control.
+public enum BLAS {
+    /// Sets OpenBLAS's thread count.
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}
