@@ -7,16 +7,20 @@ import PackagePlugin
 struct EmbedStdlib: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let stdlib = context.package.directoryURL.appendingPathComponent("Stdlib")
-        var inputs: [URL] = []
+        // The folders are inputs too: adding a module changes their modification time, which
+        // re-runs the command even when the plugin's own evaluation is cached.
+        var inputs: [URL] = [stdlib]
         if let e = FileManager.default.enumerator(at: stdlib, includingPropertiesForKeys: nil) {
-            for case let url as URL in e where url.pathExtension == "lua" { inputs.append(url) }
+            for case let url as URL in e {
+                if url.pathExtension == "lua" || url.hasDirectoryPath { inputs.append(url) }
+            }
         }
         inputs.sort { $0.path < $1.path }
         let output = context.pluginWorkDirectoryURL.appendingPathComponent("EmbeddedStdlib.swift")
         return [.buildCommand(
             displayName: "Embedding \(inputs.count) Stdlib modules",
             executable: try context.tool(named: "DodeEmbed").url,
-            arguments: [stdlib.path, output.path] + inputs.map(\.path),
+            arguments: [stdlib.path, output.path],
             inputFiles: inputs,
             outputFiles: [output])]
     }

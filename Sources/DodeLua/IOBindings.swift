@@ -73,7 +73,6 @@ extension LuaVM {
                     throw a.fail(1, "a path ending in .npy, .safetensors or .json")
                 }
             } catch let e as TensorError { throw a.error(e.message) }
-            catch let e as LuaError where !e.message.hasPrefix(a.name) { throw a.error(e.message) }
             return 0
         }
         def("dode.json.decode", "dode.json.decode(text)", "Decodes JSON text (null becomes dode.json.null).") { a in
@@ -83,8 +82,7 @@ extension LuaVM {
         def("dode.json.encode", "dode.json.encode(value [, {indent=false}])",
             "Encodes a Lua value (tables, numbers, strings, booleans, tensors, dode.json.null) as JSON text with sorted keys.") { a in
             let o = try a.options(2, allowed: ["indent"])
-            do { return a.push(try a.vm.encodeJSON(1, indent: try o.bool("indent") ?? false)) }
-            catch let e as LuaError where !e.message.hasPrefix(a.name) { throw a.error(e.message) }
+            return a.push(try a.vm.encodeJSON(1, indent: try o.bool("indent") ?? false))
         }
         def("dode.clock", "dode.clock()", "Monotonic wall-clock time in seconds, for timing inside scripts.") { a in
             var ts = timespec()

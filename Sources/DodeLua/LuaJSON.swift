@@ -31,7 +31,7 @@ extension LuaVM {
     func decodeJSON(_ data: Data, source: String) throws {
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
-        catch { throw LuaError("invalid JSON in \(source): \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)") }
+        catch { throw TensorError("invalid JSON in \(source): \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)") }
         pushJSON(obj)
     }
 
@@ -52,7 +52,7 @@ extension LuaVM {
             if dode_isinteger(L, i) != 0 { out += String(dode_tointeger(L, i)) }
             else {
                 let v = dode_tonumber(L, i)
-                guard v.isFinite else { throw LuaError("cannot encode \(LuaArgs.formatNumber(v)) in JSON") }
+                guard v.isFinite else { throw TensorError("cannot encode \(LuaArgs.formatNumber(v)) in JSON") }
                 out += LuaVM.jsonNumber(v)
             }
         case LUA_TSTRING:
@@ -60,14 +60,14 @@ extension LuaVM {
             let p = lua_tolstring(L, i, &len)!
             out += LuaVM.jsonString(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
         case LUA_TUSERDATA:
-            guard let t = LuaArgs.tensorAt(L, i) else { throw LuaError("cannot encode \(LuaArgs.describe(L, i)) in JSON") }
+            guard let t = LuaArgs.tensorAt(L, i) else { throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON") }
             pushNested(t)
             defer { dode_pop(L, 1) }
             try encodeValue(lua_gettop(L), indent: indent, level: level, seen: &seen, out: &out)
         case LUA_TTABLE:
-            guard level < 200 else { throw LuaError("cannot encode tables nested deeper than 200 levels in JSON") }
+            guard level < 200 else { throw TensorError("cannot encode tables nested deeper than 200 levels in JSON") }
             let ptr = lua_topointer(L, i)!
-            guard !seen.contains(ptr) else { throw LuaError("cannot encode a table that contains itself in JSON") }
+            guard !seen.contains(ptr) else { throw TensorError("cannot encode a table that contains itself in JSON") }
             seen.insert(ptr)
             defer { seen.remove(ptr) }
             let n = Int(lua_rawlen(L, i))
@@ -96,7 +96,7 @@ extension LuaVM {
                 out += close + "]"
                 return
             }
-            guard !nonString else { throw LuaError("cannot encode a table with both array and non-string keys in JSON") }
+            guard !nonString else { throw TensorError("cannot encode a table with both array and non-string keys in JSON") }
             out += "{"
             for (k, key) in keys.sorted().enumerated() {
                 if k > 0 { out += "," }
@@ -107,7 +107,7 @@ extension LuaVM {
             }
             out += close + "}"
         default:
-            throw LuaError("cannot encode \(LuaArgs.describe(L, i)) in JSON")
+            throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON")
         }
     }
 
