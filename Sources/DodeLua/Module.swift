@@ -43,6 +43,7 @@ extension LuaVM {
     func installModule() {
         installTensorBindings()
         installIOBindings()
+        installBenchBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))

@@ -1,0 +1,35 @@
+import CBLAS
+import CLua
+import DodeTensor
+import Foundation
+
+/// Baselines for `Scripts/bench`: the raw operations dode's own are compared against in the same
+/// run (no argument conversion beyond what the baseline itself needs).
+extension LuaVM {
+    func installBenchBindings() {
+        def("dode._bench.noop", "dode._bench.noop()", "Does nothing: measures the Lua → Swift call cost.") { _ in 0 }
+        def("dode._bench.memcpy", "dode._bench.memcpy(dst, src)",
+            "memcpy of src's bytes into dst (contiguous, same dtype and size): the bandwidth baseline.") { a in
+            let d = try a.tensor(1), s = try a.tensor(2)
+            guard d.isContiguous, s.isContiguous, d.dtype == s.dtype, d.count == s.count else {
+                throw a.error("expects two contiguous tensors of the same dtype and size")
+            }
+            memcpy(d.storage.raw + d.offset * d.dtype.size, s.storage.raw + s.offset * s.dtype.size, d.count * d.dtype.size)
+            return 0
+        }
+        def("dode._bench.dgemm", "dode._bench.dgemm(a, b, c)",
+            "c = a·b by calling cblas_dgemm directly on contiguous Float64 matrices: the BLAS baseline.") { a in
+            let x = try a.tensor(1), y = try a.tensor(2), z = try a.tensor(3)
+            guard x.rank == 2, y.rank == 2, z.rank == 2, x.isContiguous, y.isContiguous, z.isContiguous,
+                  x.dtype == .float64, y.dtype == .float64, z.dtype == .float64,
+                  x.shape[1] == y.shape[0], z.shape == [x.shape[0], y.shape[1]],
+                  x.shape.allSatisfy({ $0 < Int(Int32.max) }), y.shape.allSatisfy({ $0 < Int(Int32.max) }) else {
+                throw a.error("expects contiguous Float64 matrices a (m×k), b (k×n), c (m×n)")
+            }
+            let m = Int32(x.shape[0]), k = Int32(x.shape[1]), n = Int32(y.shape[1])
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, x.pointer(Double.self), k,
+                        y.pointer(Double.self), n, 0, z.pointer(Double.self), n)
+            return 0
+        }
+    }
+}
