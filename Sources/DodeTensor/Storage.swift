@@ -28,12 +28,15 @@ public enum TensorLimits {
 
     /// Validates a shape and returns its element count, or throws with a clear message.
     public static func checkedCount(_ shape: [Int], dtype: DType) throws -> Int {
-        var n = 1
+        var n = 1, span = 1
         for d in shape {
             if d < 0 { throw TensorError("negative dimension \(d) in shape \(formatShape(shape))") }
             let (m, o) = n.multipliedReportingOverflow(by: d)
-            if o { throw TensorError("shape \(shape.map(String.init).joined(separator: "x")) is too large") }
+            // Strides multiply the non-zero sizes: they must fit too, even for an empty tensor.
+            let (sp, o2) = span.multipliedReportingOverflow(by: Swift.max(d, 1))
+            if o || o2 || sp > Int.max / 16 { throw TensorError("shape \(shape.map(String.init).joined(separator: "x")) is too large") }
             n = m
+            span = sp
         }
         let (bytes, o) = n.multipliedReportingOverflow(by: dtype.size)
         if o || bytes > maxBytes {

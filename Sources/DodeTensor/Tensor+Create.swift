@@ -22,7 +22,11 @@ extension Tensor {
         guard step != 0, step.isFinite, a.isFinite, b.isFinite else {
             throw TensorError("arange needs finite bounds and a non-zero finite step")
         }
-        let n = Swift.max(0, Int(((b - a) / step).rounded(.up)))
+        let len = ((b - a) / step).rounded(.up)
+        guard len.isFinite, len < Double(Int.max / 16) else {
+            throw TensorError("arange from \(a) to \(b) by \(step) has too many elements")
+        }
+        let n = len > 0 ? Int(len) : 0
         let t = try Tensor.empty([n], dtype: dtype)
         for i in 0..<n { t.setFlat(i, a + Double(i) * step) }
         return t

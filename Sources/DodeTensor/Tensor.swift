@@ -148,7 +148,12 @@ public final class Tensor: @unchecked Sendable {
             throw TensorError("invalid shape \(newShape.map(String.init).joined(separator: "x"))")
         }
         if let u = unknown.first {
-            let known = shape.enumerated().filter { $0.offset != u }.reduce(1) { $0 * $1.element }
+            var known = 1
+            for (i, d) in shape.enumerated() where i != u {
+                let (m, o) = known.multipliedReportingOverflow(by: d)
+                if o { throw TensorError("shape too large in reshape") }
+                known = m
+            }
             if known == 0 || count % known != 0 {
                 throw TensorError("cannot reshape \(formatShape(self.shape)) (\(count) elements) into \(newShape.map(String.init).joined(separator: "x"))")
             }

@@ -7,7 +7,7 @@ local T = require('dode.tester').new('binding fuzz')
 
 local CALLS = tonumber(os.getenv('DODE_FUZZ_CALLS') or '') or 10000
 local CAP = 1 << 20
-math.randomseed(20261128)
+math.randomseed(tonumber(os.getenv("DODE_FUZZ_SEED") or "") or 20261128)
 
 local function tensors()
   local g = dode.Generator(7)
