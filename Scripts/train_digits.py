@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train dode's small epsilon-prediction MLP denoiser on the 8x8 UCI digits and export it.
 
-    python Scripts/train_digits.py [--steps 20000] [--out Models/digits_mlp] [--seed 0]
+    python Scripts/train_digits.py [--steps 12000] [--out Models/digits_mlp] [--seed 0]
                                    [--data ../shared/data/digits_8x8_uint8.safetensors]
 
 Runs on CPU with 2 threads. Writes weights.safetensors, config.json (a dode.mlp graph),
@@ -371,7 +371,7 @@ def readme(cfg, command, files):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--steps", type=int, default=12000)
     ap.add_argument("--out", type=Path, default=REPO / "Models" / "digits_mlp")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)

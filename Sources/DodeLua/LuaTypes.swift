@@ -6,6 +6,13 @@ import DodeTensor
 enum LuaTypes {
     static let tensor = "dode.Tensor"
     static let generator = "dode.Generator"
+    /// Every userdata type: the short name used in binding names (`Grid:refine`) and the
+    /// metatable name (`dode.Grid`, also its `__name`).
+    static let all: [(short: String, meta: String)] = [
+        ("Tensor", "dode.Tensor"), ("Generator", "dode.Generator"), ("Schedule", "dode.Schedule"),
+        ("Grid", "dode.Grid"), ("Point", "dode.Point"), ("Denoiser", "dode.Denoiser"),
+        ("Solver", "dode.Solver"), ("Fit", "dode.Fit"), ("Stepper", "dode.Stepper"),
+    ]
 }
 
 /// Releases the Swift object of a userdata (the `__gc` metamethod of every dode type).
@@ -39,9 +46,15 @@ extension LuaVM {
 
     func push(_ g: Generator) { pushObject(g, type: LuaTypes.generator) }
 
+    /// The Swift object behind a userdata of metatable `type`, if it is one.
+    static func object<T>(_ L: OpaquePointer, _ i: Int32, _ type: String, as _: T.Type) -> T? {
+        guard let p = dode_testudata(L, i, type), let raw = p.load(as: UnsafeRawPointer?.self) else { return nil }
+        return Unmanaged<AnyObject>.fromOpaque(raw).takeUnretainedValue() as? T
+    }
+
     /// Creates the metatables of the userdata types (methods are added by `installModule`).
     func installTypes() {
-        for name in [LuaTypes.tensor, LuaTypes.generator] {
+        for (_, name) in LuaTypes.all {
             _ = dode_newmetatable(L, name)
             lua_pushcclosure(L, releaseUserdata, 0)
             lua_setfield(L, -2, "__gc")

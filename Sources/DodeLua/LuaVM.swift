@@ -21,6 +21,9 @@ private let dispatcher: dode_dispatch_fn = { L, index in
     let i = Int(index)
     guard i >= 0 && i < vm.bindings.count else { return 0 }
     let entry = vm.bindings[i]
+    let saved = vm.currentL
+    vm.currentL = L
+    defer { vm.currentL = saved }
     do {
         return try entry.fn(LuaArgs(L: L, vm: vm, name: entry.name, isMethod: entry.isMethod))
     } catch let e as LuaError {
@@ -42,6 +45,10 @@ public final class LuaVM {
     public internal(set) var docs: [String: LuaDoc] = [:]
     /// Tensor bytes pushed since the last GC step.
     var gcDebt = 0
+    /// The Lua thread of the binding running now (callbacks into Lua use it).
+    var currentL: OpaquePointer? = nil
+    /// Set while the state is being closed (objects released then must not touch it).
+    var closing = false
 
     public init() {
         dode_set_dispatcher(dispatcher)
@@ -54,6 +61,7 @@ public final class LuaVM {
     }
 
     deinit {
+        closing = true
         lua_close(L)
     }
 

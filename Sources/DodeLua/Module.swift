@@ -8,22 +8,40 @@ public let dodeVersion = "0.1.0"
 /// Lua code run once per VM after the bindings exist: tensor indexing, the Stdlib searcher,
 /// `require 'dode'`, and the `help` function.
 private let bootstrap = #"""
-local dode, tensor_methods, tensor_mt, generator_methods, generator_mt = ...
-local get, set = tensor_methods.__get, tensor_methods.__set
-tensor_methods.__get, tensor_methods.__set = nil, nil
-tensor_mt.__index = function(t, k)
-  local m = tensor_methods[k]
-  if m ~= nil then return m end
-  if type(k) == 'number' then return get(t, k) end
-  return nil
+local dode, types = ...
+-- Userdata types: methods in a table; `__get`/`__set` bindings handle other keys (x[i],
+-- point.s); any other assignment is an error (points, grids and schedules are immutable).
+for name, ty in pairs(types) do
+  local methods, mt = ty.methods, ty.mt
+  local get, set = methods.__get, methods.__set
+  methods.__get, methods.__set = nil, nil
+  if get then
+    if name == 'Tensor' then
+      mt.__index = function(t, k)
+        local m = methods[k]
+        if m ~= nil then return m end
+        if type(k) == 'number' then return get(t, k) end
+        return nil
+      end
+    else
+      mt.__index = function(t, k)
+        local m = methods[k]
+        if m ~= nil then return m end
+        return get(t, k)
+      end
+    end
+  else
+    mt.__index = methods
+  end
+  mt.__newindex = function(t, k, v)
+    if set and type(k) == 'number' then return set(t, k, v) end
+    error('dode.' .. name .. ": cannot set field '" .. tostring(k) .. "' ("
+      .. (name == 'Tensor' and 'tensors have no fields; use x[i] = v' or name .. ' values are immutable') .. ')', 2)
+  end
+  -- dode.Tensor, dode.Grid, ... are the methods tables (help, and user extensions in Lua);
+  -- dode.Generator stays the constructor.
+  if name ~= 'Generator' then dode[name] = methods end
 end
-tensor_mt.__newindex = function(t, k, v)
-  if type(k) == 'number' then return set(t, k, v) end
-  error("dode.Tensor: cannot set field '" .. tostring(k) .. "' (tensors have no fields; use x[i] = v)", 2)
-end
-generator_mt.__index = generator_methods
-dode.Tensor = tensor_methods
-dode.json.null = dode.json.null
 local source = dode._stdlib_source
 table.insert(package.searchers, 2, function(name)
   local src, chunk = source(name)
@@ -44,6 +62,9 @@ extension LuaVM {
         installTensorBindings()
         installIOBindings()
         installBenchBindings()
+        installScheduleBindings()
+        installGridBindings()
+        installDenoiserBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))
@@ -58,22 +79,30 @@ extension LuaVM {
 
         lua_createtable(L, 0, 64)              // dode
         let dodeIdx = lua_gettop(L)
-        lua_createtable(L, 0, 128)             // Tensor methods
-        let tensorIdx = lua_gettop(L)
-        lua_createtable(L, 0, 8)               // Generator methods
-        let genIdx = lua_gettop(L)
+        lua_createtable(L, 0, 8)               // types: name -> {methods =, mt =}
+        let typesIdx = lua_gettop(L)
+        for (short, meta) in LuaTypes.all {
+            lua_createtable(L, 0, 2)
+            lua_createtable(L, 0, 32); lua_setfield(L, -2, "methods")
+            _ = dode_newmetatable(L, meta); lua_setfield(L, -2, "mt")
+            lua_setfield(L, typesIdx, short)
+        }
         for (i, b) in bindings.enumerated() {
             if let colon = b.name.firstIndex(of: ":") {
-                let type = b.name[..<colon], method = String(b.name[b.name.index(after: colon)...])
+                let type = String(b.name[..<colon]), method = String(b.name[b.name.index(after: colon)...])
+                guard let meta = LuaTypes.all.first(where: { $0.short == type })?.meta else { continue }
                 let isMeta = method.hasPrefix("__") && method != "__get" && method != "__set"
                 if isMeta {
-                    _ = dode_newmetatable(L, type == "Tensor" ? LuaTypes.tensor : LuaTypes.generator)
+                    _ = dode_newmetatable(L, meta)
                     pushBinding(i)
                     lua_setfield(L, -2, method)
                     dode_pop(L, 1)
                 } else {
+                    lua_getfield(L, typesIdx, type)
+                    lua_getfield(L, -1, "methods")
                     pushBinding(i)
-                    lua_setfield(L, type == "Tensor" ? tensorIdx : genIdx, method)
+                    lua_setfield(L, -2, method)
+                    dode_pop(L, 2)
                 }
                 continue
             }
@@ -102,15 +131,16 @@ extension LuaVM {
         lua_setfield(L, -2, "null")
         dode_pop(L, 1)
 
-        // bootstrap(dode, tensor_methods, tensor_mt, generator_methods, generator_mt)
+        // bootstrap(dode, types)
         let status = bootstrap.withCString { p in dode_loadbuffer(L, p, strlen(p), "=dode.bootstrap") }
-        guard status == LUA_OK else { dode_pop(L, 4); return }
+        guard status == LUA_OK else {
+            FileHandle.standardError.write(Data(("dode: bootstrap does not compile: " + popError() + "\n").utf8))
+            lua_settop(L, 0)
+            return
+        }
         lua_pushvalue(L, dodeIdx)
-        lua_pushvalue(L, tensorIdx)
-        _ = dode_newmetatable(L, LuaTypes.tensor)
-        lua_pushvalue(L, genIdx)
-        _ = dode_newmetatable(L, LuaTypes.generator)
-        if dode_pcall_traceback(L, 5, 0) != LUA_OK {
+        lua_pushvalue(L, typesIdx)
+        if dode_pcall_traceback(L, 2, 0) != LUA_OK {
             FileHandle.standardError.write(Data(("dode: bootstrap failed: " + popError() + "\n").utf8))
         }
         lua_settop(L, 0)

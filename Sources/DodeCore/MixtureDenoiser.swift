@@ -1,0 +1,264 @@
+import Foundation
+
+/// The exact denoiser of a Gaussian mixture with per-axis standard deviations:
+/// D(y, s) = Σ_k r_k(y) [μ_k + (std_k² / v_k) ⊙ (y − μ_k)],  v_k = std_k² + s²,
+/// log r_k = log w_k − ½ Σ_j [(y_j − μ_kj)²/v_kj + log v_kj] − logsumexp(…).
+///
+/// Computed in Float64 by a fused per-sample kernel (likelihoods, softmax and mean in one pass
+/// over a row kept in cache, SIMD over the dimension, threads over the batch), with the square
+/// (y − μ)² formed directly rather than expanded, so no digits are lost at tiny s (design.md
+/// "Performance"). Components may carry class labels, making the denoiser conditional.
+public final class MixtureDenoiser: Denoiser {
+    public let schedule: Schedule
+    public let K: Int
+    public let d: Int
+    /// Normalised weights.
+    public let weights: [Double]
+    /// K×d row-major.
+    public let means: [Double]
+    public let stds: [Double]
+    public let labels: [Int]?
+    public let name: String
+
+    public var featureSize: Int? { d }
+    public var isConditional: Bool { labels != nil }
+    public var summary: String { "gmm '\(name)': \(K) components in \(d)-D\(labels != nil ? ", labelled" : "")" }
+
+    public init(weights: [Double], means: [[Double]], stds: [[Double]], labels: [Int]? = nil,
+                schedule: Schedule, name: String = "mixture") throws {
+        let k = weights.count
+        guard k >= 1 else { throw CoreError("a mixture needs at least one component") }
+        guard means.count == k else { throw CoreError("weights has \(k) entries but means has \(means.count) rows") }
+        guard stds.count == k else { throw CoreError("weights has \(k) entries but stds has \(stds.count) rows") }
+        let d = means[0].count
+        guard d >= 1 else { throw CoreError("means must have at least one dimension") }
+        var total = 0.0
+        for (i, w) in weights.enumerated() {
+            guard w.isFinite, w >= 0 else { throw CoreError("weight \(i + 1) must be finite and non-negative (got \(w))") }
+            total += w
+        }
+        guard total > 0, total.isFinite else { throw CoreError("weights must sum to a positive number (got \(total))") }
+        for i in 0..<k {
+            guard means[i].count == d else { throw CoreError("means row \(i + 1) has \(means[i].count) entries, expected \(d) (dimensions disagree)") }
+            guard stds[i].count == d else { throw CoreError("stds row \(i + 1) has \(stds[i].count) entries, expected \(d) (dimensions disagree)") }
+            for j in 0..<d {
+                guard means[i][j].isFinite else { throw CoreError("means[\(i + 1)][\(j + 1)] is not finite") }
+                guard stds[i][j].isFinite, stds[i][j] > 0 else {
+                    throw CoreError("stds[\(i + 1)][\(j + 1)] must be positive and finite (got \(stds[i][j]))")
+                }
+            }
+        }
+        if let labels, labels.count != k { throw CoreError("labels has \(labels.count) entries, expected one per component (\(k))") }
+        self.schedule = schedule
+        self.K = k
+        self.d = d
+        self.weights = weights.map { $0 / total }
+        self.means = means.flatMap { $0 }
+        self.stds = stds.flatMap { $0 }
+        self.labels = labels
+        self.name = name
+    }
+
+    // MARK: the kernel
+
+    /// Per-noise-level constants: 1/v, shrink = std²/v, a = μ·s²/v, and c_k = log w_k − ½Σ log v.
+    struct Level {
+        var iv: [Double], sh: [Double], a: [Double], c: [Double]
+    }
+
+    func level(_ s: Double) -> Level {
+        let n = K * d, s2 = s * s
+        var iv = [Double](repeating: 0, count: n), sh = iv, a = iv
+        var c = [Double](repeating: 0, count: K)
+        for k in 0..<K {
+            var logdet = 0.0
+            for j in 0..<d {
+                let i = k * d + j
+                let sd2 = stds[i] * stds[i], v = sd2 + s2
+                iv[i] = 1 / v
+                sh[i] = sd2 / v
+                a[i] = means[i] * s2 / v
+                logdet += Foundation.log(v)
+            }
+            c[k] = (weights[k] > 0 ? Foundation.log(weights[k]) : -.infinity) - 0.5 * logdet
+        }
+        return Level(iv: iv, sh: sh, a: a, c: c)
+    }
+
+    public func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {
+        try check(x, p, out)
+        let B = x.shape[0]
+        let allowed = try allowedComponents(cond, batch: B)
+        let lv = level(p.s)
+        let xin = x.contiguous()
+        let dst = out.isContiguous ? out : try Tensor.empty(out.shape, dtype: out.dtype)
+        let invAlpha = 1 / p.alpha
+        try lv.iv.withUnsafeBufferPointer { iv in
+            try lv.sh.withUnsafeBufferPointer { sh in
+                try lv.a.withUnsafeBufferPointer { aa in
+                    try means.withUnsafeBufferPointer { mu in
+                        var failure: Int? = nil
+                        let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!, a: aa.baseAddress!,
+                                                mu: mu.baseAddress!, c: lv.c, invAlpha: invAlpha)
+                        let fail = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
+                        fail.value.pointee = -1
+                        defer { fail.value.deallocate() }
+                        let rows = Swift.max(1, 2048 / Swift.max(d, 1))
+                        switch x.dtype {
+                        case .float64:
+                            let src = UnsafeSendable(xin.pointer(Double.self)), o = UnsafeSendable(dst.pointer(Double.self))
+                            Parallel.forRanges(count: B, grain: rows) { r in
+                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
+                            }
+                        case .float32:
+                            let src = UnsafeSendable(xin.pointer(Float.self)), o = UnsafeSendable(dst.pointer(Float.self))
+                            Parallel.forRanges(count: B, grain: rows) { r in
+                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
+                            }
+                        }
+                        if fail.value.pointee >= 0 { failure = fail.value.pointee }
+                        if failure != nil { throw CoreError("no mixture component has the requested class label") }
+                    }
+                }
+            }
+        }
+        if dst !== out { try out.copy(from: dst) }
+    }
+
+    /// Per-sample masks of the components allowed by class labels (nil: all).
+    func allowedComponents(_ cond: Tensor?, batch: Int) throws -> [[Bool]]? {
+        guard let ls = try labels(cond, batch: batch), let mine = labels else { return nil }
+        var cache: [Int: [Bool]] = [:]
+        return try ls.map { l in
+            if let m = cache[l] { return m }
+            let m = mine.map { $0 == l }
+            guard m.contains(true) else { throw CoreError("no mixture component has class label \(l) (labels: \(Set(mine).sorted()))") }
+            cache[l] = m
+            return m
+        }
+    }
+
+    /// The fused kernel over a range of rows.
+    struct KernelContext: @unchecked Sendable {
+        let K: Int, d: Int
+        let iv: UnsafePointer<Double>, sh: UnsafePointer<Double>, a: UnsafePointer<Double>, mu: UnsafePointer<Double>
+        let c: [Double]
+        let invAlpha: Double
+
+        func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[Bool]]?) -> Bool {
+            let y = UnsafeMutablePointer<Double>.allocate(capacity: d)
+            let accA = UnsafeMutablePointer<Double>.allocate(capacity: d)
+            let accS = UnsafeMutablePointer<Double>.allocate(capacity: d)
+            let lp = UnsafeMutablePointer<Double>.allocate(capacity: K)
+            defer { y.deallocate(); accA.deallocate(); accS.deallocate(); lp.deallocate() }
+            let d4 = d & ~3
+            for r in rows {
+                let row = src + r * d
+                for j in 0..<d { y[j] = row[j].double * invAlpha }
+                // Log-likelihoods.
+                var m = -Double.infinity
+                for k in 0..<K {
+                    if let allowed, !allowed[r < allowed.count ? r : 0][k] { lp[k] = -.infinity; continue }
+                    let muk = mu + k * d, ivk = iv + k * d
+                    var acc = SIMD4<Double>(repeating: 0)
+                    var j = 0
+                    while j < d4 {
+                        let yy = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD4<Double>.self)
+                        let mm = UnsafeRawPointer(muk + j).loadUnaligned(as: SIMD4<Double>.self)
+                        let vv = UnsafeRawPointer(ivk + j).loadUnaligned(as: SIMD4<Double>.self)
+                        let df = yy - mm
+                        acc += df * df * vv
+                        j += 4
+                    }
+                    var q = acc.sum()
+                    while j < d { let df = y[j] - muk[j]; q += df * df * ivk[j]; j += 1 }
+                    lp[k] = c[k] - 0.5 * q
+                    if lp[k] > m { m = lp[k] }
+                }
+                guard m > -.infinity else { return false }
+                var z = 0.0
+                for k in 0..<K { let e = lp[k] == -.infinity ? 0 : Foundation.exp(lp[k] - m); lp[k] = e; z += e }
+                let iz = 1 / z
+                for j in 0..<d { accA[j] = 0; accS[j] = 0 }
+                for k in 0..<K where lp[k] != 0 {
+                    let rk = lp[k] * iz
+                    let ak = a + k * d, sk = sh + k * d
+                    let r4 = SIMD4<Double>(repeating: rk)
+                    var j = 0
+                    while j < d4 {
+                        let pa = UnsafeMutableRawPointer(accA + j), ps = UnsafeMutableRawPointer(accS + j)
+                        pa.storeBytes(of: pa.loadUnaligned(as: SIMD4<Double>.self) + r4 * UnsafeRawPointer(ak + j).loadUnaligned(as: SIMD4<Double>.self), as: SIMD4<Double>.self)
+                        ps.storeBytes(of: ps.loadUnaligned(as: SIMD4<Double>.self) + r4 * UnsafeRawPointer(sk + j).loadUnaligned(as: SIMD4<Double>.self), as: SIMD4<Double>.self)
+                        j += 4
+                    }
+                    while j < d { accA[j] += rk * ak[j]; accS[j] += rk * sk[j]; j += 1 }
+                }
+                let out = dst + r * d
+                for j in 0..<d { out[j] = T(accA[j] + accS[j] * y[j]) }
+            }
+            return true
+        }
+    }
+
+    // MARK: density, sampling, components
+
+    /// log p_s(y) for each row of y (the data density convolved with N(0, s²I)); y in data
+    /// (scaled) space.
+    public func logDensity(_ y: Tensor, s: Double) throws -> [Double] {
+        guard y.rank == 2, y.shape[1] == d else { throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))") }
+        let lv = level(s)
+        let v = y.contiguous().to(.float64).toArray()
+        let B = y.shape[0]
+        let log2pi = Foundation.log(2 * Double.pi)
+        return (0..<B).map { r in
+            var lps = [Double](repeating: 0, count: K)
+            var m = -Double.infinity
+            for k in 0..<K {
+                var q = 0.0
+                for j in 0..<d { let df = v[r * d + j] - means[k * d + j]; q += df * df * lv.iv[k * d + j] }
+                lps[k] = lv.c[k] - 0.5 * q - 0.5 * Double(d) * log2pi
+                m = Swift.max(m, lps[k])
+            }
+            return m + Foundation.log(lps.reduce(0) { $0 + Foundation.exp($1 - m) })
+        }
+    }
+
+    /// The most likely component (0-based) of each row of y at noise level s.
+    public func component(_ y: Tensor, s: Double = 0) throws -> [Int] {
+        guard y.rank == 2, y.shape[1] == d else { throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))") }
+        let lv = level(s)
+        let v = y.contiguous().to(.float64).toArray()
+        return (0..<y.shape[0]).map { r in
+            var best = 0, bestV = -Double.infinity
+            for k in 0..<K {
+                var q = 0.0
+                for j in 0..<d { let df = v[r * d + j] - means[k * d + j]; q += df * df * lv.iv[k * d + j] }
+                let l = lv.c[k] - 0.5 * q
+                if l > bestV { bestV = l; best = k }
+            }
+            return best
+        }
+    }
+
+    /// n samples of x0 from the mixture (row i from the generator's row rule). Returns the
+    /// samples and their components (0-based).
+    public func sample(_ g: Generator, _ n: Int, labels want: Int? = nil) throws -> (Tensor, [Int]) {
+        let u = try g.rand([n, 1]).toArray()
+        let z = try g.randn([n, d])
+        var cdf: [Double] = []
+        var acc = 0.0
+        let w = weights.enumerated().map { k, wk in (want == nil || labels?[k] == want) ? wk : 0 }
+        let tot = w.reduce(0, +)
+        guard tot > 0 else { throw CoreError("no mixture component has class label \(want ?? -1)") }
+        for wk in w { acc += wk / tot; cdf.append(acc) }
+        var comps: [Int] = []
+        let zp = z.pointer(Double.self)
+        for i in 0..<n {
+            var k = cdf.firstIndex { u[i] <= $0 } ?? (K - 1)
+            while w[k] == 0 && k > 0 { k -= 1 }
+            comps.append(k)
+            for j in 0..<d { zp[i * d + j] = means[k * d + j] + stds[k * d + j] * zp[i * d + j] }
+        }
+        return (z, comps)
+    }
+}
