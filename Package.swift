@@ -45,6 +45,7 @@ let package = Package(
         .plugin(name: "EmbedStdlib", capability: .buildTool(), dependencies: ["DodeEmbed"]),
 
         .testTarget(name: "DodeTensorTests", dependencies: ["DodeTensor"]),
+        .testTarget(name: "DodeCoreTests", dependencies: ["DodeCore"]),
         .testTarget(name: "DodeLuaTests", dependencies: ["DodeLua", "DodeTensor", "CLua"]),
     ],
     swiftLanguageModes: [.v5]

@@ -65,6 +65,7 @@ extension LuaVM {
         installScheduleBindings()
         installGridBindings()
         installDenoiserBindings()
+        installSolverBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))

@@ -4,7 +4,7 @@
 /// `transpose`) share storage with their base; `clone()` copies. Indices in this Swift API are
 /// 0-based; the Lua API is 1-based and converts at the boundary.
 public final class Tensor: @unchecked Sendable {
-    public let storage: Storage
+    public private(set) var storage: Storage
     public let offset: Int
     public let shape: [Int]
     public let strides: [Int]
@@ -231,6 +231,9 @@ public final class Tensor: @unchecked Sendable {
 }
 
 extension Tensor {
+    /// True when no other tensor or view shares this tensor's storage (so it may be reused).
+    public func storageIsUniquelyReferenced() -> Bool { isKnownUniquelyReferenced(&storage) }
+
     /// `select(0, i)` for an index the caller has already validated.
     func selectUnchecked(_ dim: Int, _ index: Int) -> Tensor {
         var s = shape, st = strides
