@@ -114,9 +114,11 @@ def plain_config(cfg, drop=("timestep_spacing", "steps_offset")):
             continue
         if isinstance(v, tuple):
             v = list(v)
+        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            v = repr(v)  # strict JSON has no NaN/Infinity: write "-inf" etc. as strings
         try:
-            json.dumps(v)
-        except TypeError:
+            json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError):
             v = repr(v)
         out[k] = v
     return out

@@ -454,7 +454,9 @@ def main():
         "training": {
             "command": command, "steps": args.steps, "batch": args.batch, "seed": args.seed,
             "optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
-            "lr_schedule": "linear warm-up 500 steps, cosine decay to 1%", "ema": args.ema,
+            "lr_schedule": (f"linear warm-up {min(500, args.steps // 10)} steps, "
+                            "cosine decay to 1%"),
+            "ema": args.ema,
             "exported": "ema", "hidden": args.hidden, "blocks": args.blocks,
             "parameters": sum(p.numel() for p in ema.parameters()),
             "final_loss": final_loss, "eval_loss_ema": ev_ema, "eval_loss_raw": ev_raw,

@@ -98,6 +98,15 @@ extension LuaVM {
             }
             return a.push(Parallel.threads)
         }
+        def("dode.isatty", "dode.isatty([fd = 2])", "True when the file descriptor (0 stdin, 1 stdout, 2 stderr) is a terminal (progress bars redraw in place only then).") { a in
+            let fd = a.isNil(1) ? 2 : try a.int(1, in: 0...2, "0, 1 or 2")
+            return a.push(isatty(Int32(fd)) != 0)
+        }
+        def("dode.write_stderr", "dode.write_stderr(text)", "Writes text to standard error unbuffered (for progress output).") { a in
+            let s = try a.string(1)
+            FileHandle.standardError.write(Data(s.utf8))
+            return 0
+        }
         def("dode.limits", "dode.limits([{max_bytes=}])",
             "Returns {max_bytes=, live_bytes=}; `max_bytes` sets the cap on one tensor's size (default: half the physical memory), checked before allocating.") { a in
             let o = try a.options(1, allowed: ["max_bytes"])

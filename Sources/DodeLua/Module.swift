@@ -66,6 +66,7 @@ extension LuaVM {
         installGridBindings()
         installDenoiserBindings()
         installSolverBindings()
+        installDistillBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))
