@@ -84,8 +84,8 @@ public final class MLPNetwork {
                 guard let d = (op["dim"] as? NSNumber)?.intValue, d >= 2, d % 2 == 0 else { throw fail("operation \(i + 1): 'dim' must be an even integer ≥ 2") }
                 let order = op["order"] as? String ?? "cos_sin"
                 guard order == "cos_sin" || order == "sin_cos" else { throw fail("operation \(i + 1): 'order' must be cos_sin or sin_cos") }
-                ops.append(.timeEmbedding(out: out, dim: d, maxPeriod: (op["max_period"] as? NSNumber)?.doubleValue ?? 10000,
-                                          cosFirst: order == "cos_sin", scale: (op["scale"] as? NSNumber)?.doubleValue ?? 1))
+                ops.append(.timeEmbedding(out: out, dim: d, maxPeriod: JSONText.double(op["max_period"]) ?? 10000,
+                                          cosFirst: order == "cos_sin", scale: JSONText.double(op["scale"]) ?? 1))
                 shapes[out] = d
             case "linear":
                 let inp = try reg(op, "in", i), out = try reg(op, "out", i)

@@ -17,8 +17,8 @@ extension MixtureDenoiser {
         func numbers(_ v: Any?, _ key: String) throws -> [Double] {
             guard let arr = v as? [Any] else { throw CoreError("'\(key)' must be an array of numbers") }
             return try arr.enumerated().map { i, x in
-                guard let n = x as? NSNumber, String(cString: n.objCType) != "c" else { throw CoreError("'\(key)' entry \(i + 1) is not a number") }
-                return n.doubleValue
+                guard let v = JSONText.double(x) else { throw CoreError("'\(key)' entry \(i + 1) is not a number") }
+                return v
             }
         }
         func matrix(_ key: String) throws -> [[Double]] {

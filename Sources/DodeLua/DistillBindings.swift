@@ -197,7 +197,7 @@ extension LuaVM {
         }
         return { k, G, r, rss, n in
             let mine: [String: Any] = ["G": G, "r": r, "rss": rss, "n": n]
-            let data = try JSONSerialization.data(withJSONObject: mine)
+            let data = Data(try JSONText.encode(mine, indent: false).utf8)
             try AtomicFile.write(data, to: "\(dir)/\(tag)-round-\(k)-rank-\(rank).json")
             var tot = (G.map { $0.map { _ in 0.0 } }, r.map { _ in 0.0 }, 0.0, 0)
             let start = Date()
@@ -213,8 +213,8 @@ extension LuaVM {
                       let s = obj["rss"] as? NSNumber, let nn = obj["n"] as? NSNumber, g.count == G.count, rr.count == r.count else {
                     throw CoreError("exchange: '\(path)' is malformed")
                 }
-                for i in 0..<r.count { tot.1[i] += rr[i].doubleValue; for j in 0..<r.count { tot.0[i][j] += g[i][j].doubleValue } }
-                tot.2 += s.doubleValue
+                for i in 0..<r.count { tot.1[i] += JSONText.double(rr[i]) ?? .nan; for j in 0..<r.count { tot.0[i][j] += JSONText.double(g[i][j]) ?? .nan } }
+                tot.2 += JSONText.double(s) ?? .nan
                 tot.3 += nn.intValue
             }
             return tot

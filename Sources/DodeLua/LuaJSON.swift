@@ -14,7 +14,7 @@ extension LuaVM {
         case let n as NSNumber:
             switch String(cString: n.objCType) {
             case "c", "B": lua_pushboolean(L, n.boolValue ? 1 : 0)
-            case "d", "f": lua_pushnumber(L, n.doubleValue)
+            case "d", "f": lua_pushnumber(L, JSONText.double(n) ?? n.doubleValue)
             default: lua_pushinteger(L, lua_Integer(n.int64Value))
             }
         case let arr as [Any]:

@@ -26,10 +26,7 @@ extension DODEFit {
     }
 
     public func save(path: String, version: String) throws {
-        let data: Data
-        do { data = try JSONSerialization.data(withJSONObject: json(version: version), options: [.prettyPrinted, .sortedKeys]) }
-        catch { throw CoreError("cannot encode the fit: \(error)") }
-        try AtomicFile.write(data, to: path)
+        try AtomicFile.write(Data((try JSONText.encode(json(version: version)) + "\n").utf8), to: path)
     }
 
     public static func load(path: String) throws -> DODEFit {
@@ -39,7 +36,7 @@ extension DODEFit {
         guard d["format"] as? String == "dode.fit" else { throw fail("'format' is not \"dode.fit\"") }
         func nums(_ v: Any?, _ key: String) throws -> [Double] {
             guard let a = v as? [Any] else { throw fail("'\(key)' must be a list of numbers") }
-            return try a.map { guard let n = $0 as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue.isFinite else { throw fail("'\(key)' holds a non-number") }; return n.doubleValue }
+            return try a.map { guard let v = JSONText.double($0), v.isFinite else { throw fail("'\(key)' holds a non-number") }; return v }
         }
         guard let sv = d["solver"] as? [String: Any], let sname = sv["name"] as? String else { throw fail("missing solver name") }
         let sopts = (sv["options"] as? [String: Any] ?? [:]).mapValues { "\($0)" }
@@ -58,17 +55,17 @@ extension DODEFit {
         guard rb.count == lambdas.count, ra.count == lambdas.count else { throw fail("residual lists do not match the number of evaluations") }
         guard let g = d["grid"] as? [String: Any], let pts = g["points"] as? [[String: Any]], pts.count >= 2 else { throw fail("missing grid points") }
         let gridPoints = try pts.map { p -> (t: Double?, s: Double) in
-            guard let s = (p["s"] as? NSNumber)?.doubleValue, s >= 0, s.isFinite else { throw fail("a grid point lacks a valid s") }
-            return ((p["t"] as? NSNumber)?.doubleValue, s)
+            guard let s = JSONText.double(p["s"]), s >= 0, s.isFinite else { throw fail("a grid point lacks a valid s") }
+            return (JSONText.double(p["t"]), s)
         }
         guard let evs = d["evaluations"] as? [[String: Any]], evs.count == lambdas.count else { throw fail("evaluations do not match lambdas") }
         let landings = try evs.map { e -> (step: Int, stage: Int, t: Double?, s: Double) in
             guard let st = (e["step"] as? NSNumber)?.intValue, let sg = (e["stage"] as? NSNumber)?.intValue,
-                  let s = (e["s"] as? NSNumber)?.doubleValue else { throw fail("an evaluation lacks step, stage or s") }
-            return (st - 1, sg - 1, (e["t"] as? NSNumber)?.doubleValue, s)
+                  let s = JSONText.double(e["s"]) else { throw fail("an evaluation lacks step, stage or s") }
+            return (st - 1, sg - 1, JSONText.double(e["t"]), s)
         }
         guard let sched = d["schedule"] as? [String: Any] else { throw fail("missing schedule") }
-        let ridge = (d["ridge"] as? NSNumber)?.doubleValue ?? 0
+        let ridge = JSONText.double(d["ridge"]) ?? 0
         return DODEFit(lambdas: lambdas, residualBefore: rb, residualAfter: ra, warnings: d["warnings"] as? [String] ?? [],
                        directions: dirs, space: space, first: first, ridge: ridge, metadata: d["metadata"] as? [String: Any] ?? [:],
                        gridPoints: gridPoints, scheduleConfig: sched.mapValues { "\($0)" }, solverName: sname, solverOptions: sopts,

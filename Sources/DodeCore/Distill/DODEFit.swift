@@ -63,6 +63,16 @@ public final class DODEFit {
         self.landings = landings
     }
 
+    /// A copy with other coefficients (ablations, hand-edited fits, brute-force checks).
+    public func with(lambdas new: [[Double]]) throws -> DODEFit {
+        guard new.count == lambdas.count, new.allSatisfy({ $0.count == directions.count }) else {
+            throw CoreError("expected \(lambdas.count) rows of \(directions.count) coefficients")
+        }
+        return DODEFit(lambdas: new, residualBefore: residualBefore, residualAfter: residualAfter, warnings: warnings,
+                       directions: directions, space: space, first: first, ridge: ridge, metadata: metadata, gridPoints: gridPoints,
+                       scheduleConfig: scheduleConfig, solverName: solverName, solverOptions: solverOptions, landings: landings)
+    }
+
     /// The D-variant of `base` (which must be the solver the fit was made for).
     public func solver(base: Solver) throws -> DSolver {
         guard base.name == solverName else { throw CoreError("the fit was made for solver '\(solverName)', not '\(base.name)'") }
