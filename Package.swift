@@ -21,11 +21,12 @@ let package = Package(
         .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
 
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
         .target(
             name: "DodeTensor",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["CBLAS", "CZlib", .product(name: "RealModule", package: "swift-numerics")]),
 
         // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
         .target(

@@ -25,6 +25,8 @@ public final class MLPNetwork {
     public let outputDim: Int
     public let config: [String: Any]
     public let prediction: Prediction
+    /// Feature size of every register (for reading intermediate layers, e.g. classifier features).
+    public let registerSizes: [String: Int]
 
     public convenience init(configPath: String, weightsPath: String) throws {
         let data = try AtomicFile.read(configPath)
@@ -129,7 +131,7 @@ public final class MLPNetwork {
             }
         }
         guard let o = shapes["out"] else { throw fail("no operation writes the register 'out'") }
-        guard o == dim else { throw fail("the output register has size \(o), expected dim = \(dim)") }
+        self.registerSizes = shapes
         self.ops = ops
         self.inputDim = dim
         self.outputDim = o
@@ -137,9 +139,14 @@ public final class MLPNetwork {
         self.prediction = p
     }
 
-    /// Runs the network on a B×dim Float32 input with per-sample (or one) time labels.
-    public func forward(_ x: Tensor, labels t: [Double]) throws -> Tensor {
+    /// Runs the network on a B×dim Float32 input with per-sample (or one) time labels and
+    /// returns register `output` (default "out").
+    public func forward(_ x: Tensor, labels t: [Double], output: String = "out") throws -> Tensor {
+        guard registerSizes[output] != nil else { throw CoreError("the network has no register '\(output)'") }
         let B = x.shape[0]
+        guard x.count == B * inputDim else {
+            throw CoreError("the network takes \(inputDim) values per sample, x has shape \(formatShape(x.shape))")
+        }
         var regs: [String: Tensor] = ["x": try x.to(.float32).contiguous().reshape([B, inputDim])]
         func get(_ r: String) throws -> Tensor {
             guard let v = regs[r] else { throw CoreError("network register '\(r)' is read before it is written") }
@@ -184,7 +191,7 @@ public final class MLPNetwork {
                 regs[out] = r
             }
         }
-        return try get("out")
+        return try get(output)
     }
 }
 
@@ -198,7 +205,10 @@ public final class NetworkDenoiser: Denoiser {
     public var isConditional: Bool { false }
     public var summary: String { "mlp '\(name)' (\(prediction.rawValue) prediction, \(network.inputDim)-D)" }
 
-    public init(network: MLPNetwork, schedule: Schedule, prediction: Prediction? = nil, name: String) {
+    public init(network: MLPNetwork, schedule: Schedule, prediction: Prediction? = nil, name: String) throws {
+        guard network.outputDim == network.inputDim else {
+            throw CoreError("model '\(name)' outputs \(network.outputDim) values per sample for \(network.inputDim) inputs; a denoiser must output as many as it takes")
+        }
         self.network = network
         self.schedule = schedule
         self.prediction = prediction ?? network.prediction

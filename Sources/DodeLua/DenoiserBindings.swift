@@ -45,7 +45,7 @@ extension LuaVM {
             let net = try MLPNetwork(configPath: cfg, weightsPath: w)
             let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: cfg))
             let pred = try o.choice("predicts", Prediction.allCases.map(\.rawValue)).flatMap(Prediction.init(rawValue:))
-            a.vm.push(denoiser: NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
+            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
             return 1
         }
         def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})",
@@ -152,7 +152,7 @@ extension LuaVM {
             let dir = Assets.path("Models/digits_mlp")
             let net = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
             let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: dir + "/config.json"))
-            a.vm.push(denoiser: NetworkDenoiser(network: net, schedule: sch, name: "digits"))
+            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, name: "digits"))
             return 1
         }
         doc("dode.data", "dode.data", "Built-in data: dode.data.path(name), dode.data.digits(), dode.data.mixture(name).")

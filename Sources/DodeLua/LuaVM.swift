@@ -1,5 +1,5 @@
 import CLua
-import DodeTensor
+import DodeCore
 import Foundation
 
 /// A binding: reads its arguments from the Lua stack, pushes results, returns their count.
@@ -49,6 +49,8 @@ public final class LuaVM {
     var currentL: OpaquePointer? = nil
     /// Set while the state is being closed (objects released then must not touch it).
     var closing = false
+    /// Lazily loaded built-in feature network.
+    var cachedClassifier: MLPNetwork? = nil
 
     public init() {
         dode_set_dispatcher(dispatcher)

@@ -67,6 +67,7 @@ extension LuaVM {
         installDenoiserBindings()
         installSolverBindings()
         installDistillBindings()
+        installMetricsBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))

@@ -14,7 +14,9 @@
 -- Values may be Lua lists or tensors. Points that cannot be drawn (NaN, inf, or a value <= 0 on
 -- a log axis) are skipped and counted: the second result is how many were skipped, the third
 -- the count per series. Series that share a `group` share a colour, so a base solver (solid)
--- and its distilled D variant (dashed) read as a pair. Files are written atomically.
+-- and its distilled D variant (dashed) read as a pair. The legend sits right of the plot
+-- (`legend = 'inside' | 'bottom' | false` to change); one too wide for the right side moves
+-- below the chart, which grows taller. Files are written atomically.
 local dode = require 'dode'
 local help = require 'dode.help'
 
@@ -200,7 +202,7 @@ end
 
 local function colour(v, what)
   if type(v) == 'number' then
-    if math.type(v) ~= 'integer' and v ~= floor(v) or v < 1 then
+    if not finite(v) or v ~= floor(v) or v < 1 then
       bad('%s must be a palette index (1, 2, ...) or a colour such as #1f77b4 (got %s)', what, describe(v))
     end
     return M.palette[(floor(v) - 1) % #M.palette + 1]
@@ -342,29 +344,46 @@ local function max_label_width(ax)
   return w
 end
 
---- Legend size for entries (display names), given the plot height available.
-local function legend_box(entries, avail_h, sample_w)
-  if #entries == 0 then return nil end
+--- Legend size for entries (display names): `per_col` rows per column, filled column by column.
+local function legend_box(entries, per_col, sample_w)
   local tw = 0
   for _, e in ipairs(entries) do tw = math.max(tw, text_width(e.label, LEGEND_FONT)) end
   local col_w = sample_w + 8 + tw + 14
-  local per_col = math.max(1, floor((avail_h - 12) / LEGEND_ROW))
+  per_col = math.max(1, math.min(per_col, #entries))
   local cols = ceil(#entries / per_col)
-  local rows = math.min(#entries, per_col)
-  return { w = cols * col_w + 10, h = rows * LEGEND_ROW + 10, col_w = col_w, per_col = per_col, sample_w = sample_w }
+  return { w = cols * col_w + 10, h = per_col * LEGEND_ROW + 10, col_w = col_w, per_col = per_col, sample_w = sample_w }
 end
 
+--- Margins, plot area and legend placement. A right-hand legend that would leave the plot less
+-- than 55% of the width moves below the chart, and the picture grows taller to hold it.
 local function layout(spec, xax, yax, entries, sample_w)
   local W, H = spec.width, spec.height
-  local L = {}
+  local L = { W = W, H = H }
   L.top = spec.title and 36 or 14
   L.left = 10 + (spec.ylabel and 22 or 0) + max_label_width(yax) + 9
   L.bottom = 10 + 20 + (spec.xlabel and 22 or 0)
   local last = xax.ticks[#xax.ticks]
   local right = math.max(20, last and text_width(last.label, TICK_FONT) / 2 + 6 or 0)
-  local avail_h = H - L.top - L.bottom
-  L.legend = spec.legend and legend_box(entries, avail_h, sample_w) or nil
-  if L.legend and spec.legend == 'right' then right = math.max(right, L.legend.w + 16) end
+  local mode = #entries > 0 and spec.legend or false
+  if mode == 'right' or mode == 'inside' then
+    local avail_h = H - L.top - L.bottom
+    L.legend = legend_box(entries, floor((avail_h - 12) / LEGEND_ROW), sample_w)
+    if mode == 'right' then
+      if W - L.left - (L.legend.w + 16) < 0.55 * W then
+        mode = 'bottom'
+      else
+        right = math.max(right, L.legend.w + 16)
+      end
+    end
+  end
+  if mode == 'bottom' then
+    local one = legend_box(entries, 1, sample_w)
+    local cols = math.max(1, math.min(#entries, floor((W - 20) / one.col_w)))
+    L.legend = legend_box(entries, ceil(#entries / cols), sample_w)
+    L.legend_y = H - 4
+    L.H = H + L.legend.h + 8
+  end
+  L.legend_mode = mode
   L.right = right
   L.x0, L.x1 = L.left, W - right
   L.y0, L.y1 = L.top, H - L.bottom
@@ -379,10 +398,20 @@ local function py(L, yax, v) return L.y1 - axis_map(yax, v) * (L.y1 - L.y0) end
 
 local clip_counter = 0
 
-local function frame_open(out, spec, L)
-  local W, H = spec.width, spec.height
+--- A short hash of the chart's text, so clip-path ids differ between charts inlined into one
+-- page while the output stays the same from run to run.
+local function hash(parts)
+  local h = 5381
+  for _, p in ipairs(parts) do
+    for i = 1, #p do h = (h * 33 + p:byte(i)) % 4294967296 end
+  end
+  return fmt('%08x', h)
+end
+
+local function frame_open(out, spec, L, names)
+  local W, H = L.W, L.H
   clip_counter = clip_counter + 1
-  L.clip = fmt('dode-plot-%d-%d', clip_counter, floor((dode.clock() % 1) * 1e6))
+  L.clip = fmt('dode-plot-%d-%s', clip_counter, hash { spec.title or '', spec.xlabel or '', spec.ylabel or '', concat(names, '\0') })
   out[#out + 1] = '<?xml version="1.0" encoding="UTF-8"?>\n'
   out[#out + 1] = fmt('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="%s" font-size="%s">\n',
     num(W), num(H), num(W), num(H), FONT, TICK_FONT)
@@ -472,8 +501,10 @@ local function legend(out, spec, L, entries, sample)
   local box = L.legend
   if not box then return end
   local bx, by
-  if spec.legend == 'right' then
+  if L.legend_mode == 'right' then
     bx, by = L.x1 + 12, L.y0
+  elseif L.legend_mode == 'bottom' then
+    bx, by = (L.W - box.w) / 2, L.legend_y
   else
     bx, by = L.x1 - box.w - 8, L.y0 + 8
   end
@@ -491,6 +522,13 @@ local function legend(out, spec, L, entries, sample)
       num(x + box.sample_w + 8), num(y + 4), LEGEND_FONT, esc(e.label))
   end
   out[#out + 1] = '</g>\n'
+end
+
+--- A note in the middle of a chart with nothing to draw.
+local function no_data(out, L, skipped)
+  out[#out + 1] = fmt('<text class="no-data" x="%s" y="%s" text-anchor="middle" font-size="%s" fill="#888">%s</text>\n',
+    num((L.x0 + L.x1) / 2), num((L.y0 + L.y1) / 2), LABEL_FONT,
+    skipped > 0 and fmt('no data to draw (%d point%s skipped)', skipped, skipped == 1 and '' or 's') or 'no data to draw')
 end
 
 local function write_atomic(path, text)
@@ -526,8 +564,8 @@ local function common_spec(spec, extra)
   s.path = spec.path
   local lg = spec.legend
   if lg == nil or lg == true then lg = 'right' end
-  if lg ~= false and lg ~= 'right' and lg ~= 'inside' then
-    bad("legend must be 'right', 'inside' or false (got %s)", describe(spec.legend))
+  if lg ~= false and lg ~= 'right' and lg ~= 'inside' and lg ~= 'bottom' then
+    bad("legend must be 'right', 'inside', 'bottom' or false (got %s)", describe(spec.legend))
   end
   s.legend = lg
   local series = spec.series
@@ -672,7 +710,9 @@ local function line_impl(spec)
   local L = layout(s, xax, yax, entries, 30)
 
   local out = {}
-  frame_open(out, s, L)
+  local names = {}
+  for i, ser in ipairs(list) do names[i] = ser.name end
+  frame_open(out, s, L, names)
   grid(out, L, xax, yax)
   out[#out + 1] = fmt('<g class="data" clip-path="url(#%s)" fill="none" stroke-linejoin="round" stroke-linecap="round">\n', L.clip)
   for _, ser in ipairs(list) do
@@ -707,6 +747,7 @@ local function line_impl(spec)
     out[#out + 1] = '</g>\n'
   end
   out[#out + 1] = '</g>\n'
+  if xr.lo == nil then no_data(out, L, skipped) end
   axes(out, s, L, xax, yax)
   legend(out, s, L, entries, function(o, e, x, y)
     local ser = e.ser
@@ -812,7 +853,9 @@ local function scatter_impl(spec)
   end
 
   local out = {}
-  frame_open(out, s, L)
+  local names = {}
+  for i, ser in ipairs(list) do names[i] = ser.name end
+  frame_open(out, s, L, names)
   grid(out, L, xax, yax)
   out[#out + 1] = fmt('<g class="data" clip-path="url(#%s)" stroke="none">\n', L.clip)
   for _, ser in ipairs(list) do
@@ -829,6 +872,7 @@ local function scatter_impl(spec)
     out[#out + 1] = '\n</g>\n'
   end
   out[#out + 1] = '</g>\n'
+  if xr.lo == nil then no_data(out, L, skipped) end
   axes(out, s, L, xax, yax)
   legend(out, s, L, entries, function(o, e, x, y)
     o[#o + 1] = fmt('<circle cx="%s" cy="%s" r="%s" fill="%s"/>', num(x + 7), num(y), num(math.min(math.max(e.ser.r, 3.5), 6)), esc(e.ser.color))
@@ -849,13 +893,13 @@ help.register(M, 'dode.plot', 'dode.plot',
   .. 'Both return the SVG text, the number of skipped points and the count per series, and write `path` atomically when given.')
 help.register(M.line, 'dode.plot.line',
   "dode.plot.line{series = {{name =, x =, y =, style = 'solid' | 'dashed' | 'dotted', marker = false | true | 'square' | ..., color =, group =, width = 2}, ...}, "
-  .. "title =, xlabel =, ylabel =, xlog = false, ylog = false, xlim =, ylim =, legend = 'right' | 'inside' | false, width = 640, height = 420, path =}",
+  .. "title =, xlabel =, ylabel =, xlog = false, ylog = false, xlim =, ylim =, legend = 'right' | 'inside' | 'bottom' | false, width = 640, height = 420, path =}",
   'Line chart as SVG; returns svg, skipped, skipped_per_series. x and y are lists or 1-D tensors of the same length (x defaults to 1..n). '
   .. 'Series with the same `group` share a colour (pair a solid base solver with its dashed D variant); `color` is a palette index or #rrggbb. '
   .. 'Log axes use decade ticks (labels 0.001 or 1e-5) with minor ticks. NaN, inf and values <= 0 on a log axis are skipped, counted, and break the line.')
 help.register(M.scatter, 'dode.plot.scatter',
   'dode.plot.scatter{series = {{name =, points = Nx2 tensor | {{x, y}, ...}, size = 2, alpha = 0.6, color =, group =}, ...}, '
-  .. "title =, xlabel =, ylabel =, equal = true, xlim =, ylim =, legend = 'right' | 'inside' | false, width = 640, height = 420, path =}",
+  .. "title =, xlabel =, ylabel =, equal = true, xlim =, ylim =, legend = 'right' | 'inside' | 'bottom' | false, width = 640, height = 420, path =}",
   'Scatter plot of 2-D points as SVG; returns svg, skipped, skipped_per_series. `equal` keeps one unit the same length on both axes; '
   .. '`size` is the dot radius in pixels. Points with NaN or inf are skipped and counted.')
 help.register(M.escape, 'dode.plot.escape', 'dode.plot.escape(text)',

@@ -45,9 +45,10 @@ function M.env_quiet()
   return not (q == '' or q == '0' or q == 'false' or q == 'no' or q == 'off')
 end
 
---- Duration as 12s, 3:05 or 1:02:03.
+--- Duration as 2.5s, 12s, 3:05 or 1:02:03.
 function M.duration(s)
   if not finite(s) or s < 0 then return '?' end
+  if s < 9.95 then return fmt('%.1fs', s) end
   s = math.floor(s + 0.5)
   if s < 60 then return s .. 's' end
   if s < 3600 then return fmt('%d:%02d', s // 60, s % 60) end
@@ -133,7 +134,7 @@ function Progress:line(final)
   else
     parts[#parts + 1] = count(done) .. ' ' .. self.unit
   end
-  if elapsed > 0 and done > 0 then
+  if elapsed >= 0.005 and done > 0 then
     local rate = done / elapsed
     if rate >= 1 then
       parts[#parts + 1] = fmt(rate >= 100 and '%.0f %s/s' or rate >= 10 and '%.1f %s/s' or '%.2f %s/s', rate, self.unit)
@@ -177,7 +178,8 @@ local function draw(self, final)
   self.last = dode.clock()
 end
 
---- Sets the number of items done (and an optional note shown at the end of the line).
+--- Sets the number of items done, and optionally a note shown at the end of the line (the
+-- note stays until replaced, since a throttled update may not be drawn).
 -- Redraws when enough time has passed since the last line. Returns the progress object.
 function Progress:update(done, extra)
   if getmetatable(self) ~= Progress then error('dode.progress.update: call it as a method, p:update(done)', 2) end
@@ -204,18 +206,18 @@ function Progress:advance(k, extra)
 end
 
 --- Prints the final line (done, rate, elapsed time, and `text` when given) and ends the
--- display; later calls do nothing. Returns the elapsed seconds.
+-- display. Returns the elapsed seconds; later calls print nothing and return the same.
 function Progress:finish(text)
   if getmetatable(self) ~= Progress then error('dode.progress.finish: call it as a method, p:finish()', 2) end
   if text ~= nil and type(text) ~= 'string' and type(text) ~= 'number' then
     error(fmt('dode.progress.finish: text must be a string (got %s)', describe(text)), 2)
   end
-  local elapsed = dode.clock() - self.t0
-  if self.finished then return elapsed end
+  if self.finished then return self.elapsed end
   if text ~= nil then self.extra = tostring(text) end
+  self.elapsed = dode.clock() - self.t0
   if not self.quiet then draw(self, true) end
   self.finished = true
-  return elapsed
+  return self.elapsed
 end
 
 help.register(M, 'dode.progress', 'dode.progress',
@@ -231,7 +233,7 @@ help.register(Progress.advance, 'dode.progress.Progress:advance', 'p:advance([k 
   'Adds k to the number done; redraws when due. Returns p.')
 help.register(Progress.finish, 'dode.progress.Progress:finish', 'p:finish([text])',
   'Prints the final line (with the elapsed time and text) unless quiet; later calls do nothing. Returns the elapsed seconds.')
-help.register(M.duration, 'dode.progress.duration', 'dode.progress.duration(seconds)', 'Formats seconds as 12s, 3:05 or 1:02:03.')
+help.register(M.duration, 'dode.progress.duration', 'dode.progress.duration(seconds)', 'Formats seconds as 2.5s, 12s, 3:05 or 1:02:03.')
 help.register(M.env_quiet, 'dode.progress.env_quiet', 'dode.progress.env_quiet()', 'True when the environment variable DODE_QUIET asks for no progress output.')
 
 return M

@@ -1,0 +1,1 @@
+// Intentionally empty: the target exports zlib.h and links libz.

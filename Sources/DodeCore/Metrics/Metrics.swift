@@ -1,0 +1,208 @@
+import CBLAS
+import Foundation
+
+/// Sample-quality metrics (method.md §4). Inputs are N×d tensors (any dtype); sums in Double.
+public enum Metrics {
+    static func matrix(_ t: Tensor, _ what: String) throws -> (v: [Double], n: Int, d: Int) {
+        guard t.rank >= 1, t.shape[0] >= 1 else { throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))") }
+        let n = t.shape[0], d = t.count / n
+        guard d >= 1 else { throw CoreError("\(what) has no features") }
+        if t.hasNonFinite() { throw CoreError("\(what) contains NaN or Inf") }
+        return (t.contiguous().to(.float64).toArray(), n, d)
+    }
+
+    static func samePairs(_ a: Tensor, _ b: Tensor) throws {
+        guard a.shape == b.shape else { throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ") }
+    }
+
+    /// √(mean((a − b)²)) over every element.
+    public static func rmse(_ a: Tensor, _ b: Tensor) throws -> Double {
+        try samePairs(a, b)
+        let (x, _, _) = try matrix(a, "a"), (y, _, _) = try matrix(b, "b")
+        var s = 0.0
+        for i in 0..<x.count { let d = x[i] - y[i]; s += d * d }
+        return (s / Double(x.count)).squareRoot()
+    }
+
+    /// Per-sample RMS errors (row i: √(mean_j (a_ij − b_ij)²)).
+    public static func perSample(_ a: Tensor, _ b: Tensor) throws -> [Double] {
+        try samePairs(a, b)
+        let (x, n, d) = try matrix(a, "a"), (y, _, _) = try matrix(b, "b")
+        return (0..<n).map { i in
+            var s = 0.0
+            for j in 0..<d { let e = x[i * d + j] - y[i * d + j]; s += e * e }
+            return (s / Double(d)).squareRoot()
+        }
+    }
+
+    public static func median(_ v: [Double]) -> Double {
+        guard !v.isEmpty else { return .nan }
+        let s = v.sorted(), m = s.count / 2
+        return s.count % 2 == 1 ? s[m] : 0.5 * (s[m - 1] + s[m])
+    }
+
+    /// Sliced Wasserstein-2 distance: √(mean over `projections` random unit directions of the
+    /// squared 1-D W2 between the projected samples), quantiles matched on a common grid so the
+    /// sets may differ in size. Seeded by `g`; symmetric in a, b.
+    public static func slicedWasserstein(_ a: Tensor, _ b: Tensor, projections: Int = 128, generator g: Generator) throws -> Double {
+        let (x, n, d) = try matrix(a, "a"), (y, m, d2) = try matrix(b, "b")
+        guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
+        guard projections >= 1, projections <= 100_000 else { throw CoreError("projections must be in 1..100000") }
+        let dirs = try g.randn([projections, d]).toArray()
+        let q = Swift.max(n, m)
+        func quantiles(_ p: [Double]) -> [Double] {
+            let s = p.sorted(), k = s.count
+            return (0..<q).map { i in
+                let u = (Double(i) + 0.5) / Double(q) * Double(k) - 0.5
+                let lo = Swift.max(0, Swift.min(k - 1, Int(u.rounded(.down)))), hi = Swift.min(k - 1, lo + 1)
+                let f = Swift.max(0, Swift.min(1, u - Double(lo)))
+                return s[lo] * (1 - f) + s[hi] * f
+            }
+        }
+        var total = 0.0
+        for p in 0..<projections {
+            var norm = 0.0
+            for j in 0..<d { norm += dirs[p * d + j] * dirs[p * d + j] }
+            norm = norm.squareRoot()
+            let pa = (0..<n).map { i in (0..<d).reduce(0.0) { $0 + x[i * d + $1] * dirs[p * d + $1] } / norm }
+            let pb = (0..<m).map { i in (0..<d).reduce(0.0) { $0 + y[i * d + $1] * dirs[p * d + $1] } / norm }
+            let qa = quantiles(pa), qb = quantiles(pb)
+            var w = 0.0
+            for i in 0..<q { let e = qa[i] - qb[i]; w += e * e }
+            total += w / Double(q)
+        }
+        return (total / Double(projections)).squareRoot()
+    }
+
+    /// Unbiased MMD² with an RBF kernel k(x, y) = exp(−‖x − y‖²/(2h²)); h defaults to the median
+    /// heuristic (median pairwise distance of the pooled samples). Returns (mmd², h).
+    public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil) throws -> (Double, Double) {
+        let (x, n, d) = try matrix(a, "a"), (y, m, d2) = try matrix(b, "b")
+        guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
+        guard n >= 2, m >= 2 else { throw CoreError("MMD needs at least 2 samples in each set") }
+        let all = x + y, N = n + m
+        func dist2(_ i: Int, _ j: Int) -> Double {
+            var s = 0.0
+            for k in 0..<d { let e = all[i * d + k] - all[j * d + k]; s += e * e }
+            return s
+        }
+        var h = bandwidth ?? 0
+        if bandwidth == nil {
+            var ds: [Double] = []
+            let stride = Swift.max(1, N * (N - 1) / 2 / 20000)
+            var c = 0
+            for i in 0..<N { for j in (i + 1)..<N { if c % stride == 0 { ds.append(dist2(i, j)) }; c += 1 } }
+            h = median(ds).squareRoot()
+        }
+        guard h > 0, h.isFinite else { throw CoreError("MMD bandwidth must be positive (the samples may all be identical)") }
+        let g = 1 / (2 * h * h)
+        var kxx = 0.0, kyy = 0.0, kxy = 0.0
+        for i in 0..<N {
+            for j in (i + 1)..<N {
+                let k = Foundation.exp(-g * dist2(i, j))
+                if i < n && j < n { kxx += 2 * k } else if i >= n && j >= n { kyy += 2 * k } else { kxy += k }
+            }
+        }
+        let v = kxx / Double(n * (n - 1)) + kyy / Double(m * (m - 1)) - 2 * kxy / Double(n * m)
+        return (v, h)
+    }
+
+    /// Mean and covariance (unbiased) of the rows.
+    public static func moments(_ t: Tensor) throws -> (mean: [Double], cov: [Double], d: Int) {
+        let (x, n, d) = try matrix(t, "features")
+        guard n >= 2 else { throw CoreError("at least 2 samples are needed for a covariance") }
+        var mu = [Double](repeating: 0, count: d)
+        for i in 0..<n { for j in 0..<d { mu[j] += x[i * d + j] } }
+        for j in 0..<d { mu[j] /= Double(n) }
+        var c = [Double](repeating: 0, count: d * d)
+        var cen = x
+        for i in 0..<n { for j in 0..<d { cen[i * d + j] -= mu[j] } }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(n - 1), cen, Int32(d), 0, &c, Int32(d))
+        for i in 0..<d { for j in 0..<i { c[i * d + j] = c[j * d + i] } }
+        return (mu, c, d)
+    }
+
+    /// Fréchet distance between Gaussians N(μ1, Σ1) and N(μ2, Σ2):
+    /// ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr (Σ1^{1/2} Σ2 Σ1^{1/2})^{1/2}, with the square roots of
+    /// symmetric PSD matrices from Jacobi eigendecompositions (negative eigenvalues from rounding
+    /// clipped to 0).
+    public static func frechet(mu1: [Double], cov1: [Double], mu2: [Double], cov2: [Double], d: Int) throws -> Double {
+        guard mu1.count == d, mu2.count == d, cov1.count == d * d, cov2.count == d * d else {
+            throw CoreError("feature dimensions differ")
+        }
+        let s1 = try LinearAlgebra.sqrtPSD(cov1, d)
+        var m = [Double](repeating: 0, count: d * d), t = m
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, s1, Int32(d), cov2, Int32(d), 0, &t, Int32(d))
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, t, Int32(d), s1, Int32(d), 0, &m, Int32(d))
+        for i in 0..<d { for j in 0..<i { let a = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = a; m[j * d + i] = a } }
+        let (ev, _) = try LinearAlgebra.symmetricEigen(m, d, vectors: false)
+        var trSqrt = 0.0
+        for e in ev { trSqrt += Swift.max(e, 0).squareRoot() }
+        var dm = 0.0, tr = 0.0
+        for j in 0..<d { dm += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]); tr += cov1[j * d + j] + cov2[j * d + j] }
+        return Swift.max(0, dm + tr - 2 * trSqrt)
+    }
+
+    /// Fréchet distance between two feature sets (rows are samples).
+    public static func frechet(_ a: Tensor, _ b: Tensor) throws -> Double {
+        let ma = try moments(a), mb = try moments(b)
+        guard ma.d == mb.d else { throw CoreError("a has \(ma.d) features per sample, b has \(mb.d)") }
+        return try frechet(mu1: ma.mean, cov1: ma.cov, mu2: mb.mean, cov2: mb.cov, d: ma.d)
+    }
+}
+
+/// Small dense symmetric linear algebra in Double.
+public enum LinearAlgebra {
+    /// Eigenvalues (and optionally eigenvectors as columns of a row-major d×d matrix) of a
+    /// symmetric matrix by cyclic Jacobi rotations.
+    public static func symmetricEigen(_ a: [Double], _ d: Int, vectors: Bool) throws -> ([Double], [Double]) {
+        guard a.count == d * d else { throw CoreError("expected a \(d)x\(d) matrix") }
+        var m = a
+        var v = [Double](repeating: 0, count: vectors ? d * d : 0)
+        if vectors { for i in 0..<d { v[i * d + i] = 1 } }
+        for _ in 0..<100 {
+            var off = 0.0, scale = 0.0
+            for i in 0..<d { for j in 0..<d { if i != j { off += m[i * d + j] * m[i * d + j] } else { scale += m[i * d + j] * m[i * d + j] } } }
+            if off <= 1e-30 * Swift.max(scale, 1e-300) { break }
+            for p in 0..<d {
+                for q in (p + 1)..<Swift.max(d, p + 1) {
+                    let apq = m[p * d + q]
+                    if abs(apq) < 1e-300 { continue }
+                    let theta = (m[q * d + q] - m[p * d + p]) / (2 * apq)
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<d {
+                        let mkp = m[k * d + p], mkq = m[k * d + q]
+                        m[k * d + p] = c * mkp - s * mkq
+                        m[k * d + q] = s * mkp + c * mkq
+                    }
+                    for k in 0..<d {
+                        let mpk = m[p * d + k], mqk = m[q * d + k]
+                        m[p * d + k] = c * mpk - s * mqk
+                        m[q * d + k] = s * mpk + c * mqk
+                    }
+                    if vectors {
+                        for k in 0..<d {
+                            let vkp = v[k * d + p], vkq = v[k * d + q]
+                            v[k * d + p] = c * vkp - s * vkq
+                            v[k * d + q] = s * vkp + c * vkq
+                        }
+                    }
+                }
+            }
+        }
+        return ((0..<d).map { m[$0 * d + $0] }, v)
+    }
+
+    /// The PSD square root of a symmetric matrix.
+    public static func sqrtPSD(_ a: [Double], _ d: Int) throws -> [Double] {
+        let (ev, v) = try symmetricEigen(a, d, vectors: true)
+        var out = [Double](repeating: 0, count: d * d)
+        for k in 0..<d {
+            let r = Swift.max(ev[k], 0).squareRoot()
+            if r == 0 { continue }
+            for i in 0..<d { let vi = v[i * d + k] * r; for j in 0..<d { out[i * d + j] += vi * v[j * d + k] } }
+        }
+        return out
+    }
+}
