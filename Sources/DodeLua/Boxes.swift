@@ -62,6 +62,16 @@ extension LuaOptions {
             return g.p
         }
     }
+    /// Class labels: a number (one label for all samples) or a tensor of labels.
+    public func labels(_ key: String) throws -> Tensor? {
+        try with(key) { i in
+            if lua_type(L, i) <= LUA_TNIL { return nil }
+            if lua_type(L, i) == LUA_TNUMBER { return Tensor.scalar(dode_tonumber(L, i)) }
+            guard let t = LuaArgs.tensorAt(L, i) else { throw fail(key, "a class label (a number) or a tensor of labels") }
+            return t
+        }
+    }
+
     /// A list of numbers (a Lua sequence or a 1-D tensor).
     public func numbers(_ key: String) throws -> [Double]? {
         try with(key) { i in

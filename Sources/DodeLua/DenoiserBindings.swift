@@ -65,10 +65,7 @@ extension LuaVM {
             "Classifier-free guidance as a denoiser: D_u + w·(D_c − D_u), D_c with the class labels `cond` (a number or one per sample), D_u with `uncond` (or no label). w = 1 is purely conditional.") { a in
             let den = try a.denoiser(1), w = try a.finite(2)
             let o = try a.options(3, allowed: ["cond", "uncond"])
-            let cond: Tensor
-            if let t = try o.tensor("cond") { cond = t }
-            else if let n = try o.finite("cond") { cond = Tensor.scalar(n) }
-            else { throw o.fail("cond", "a class label or a tensor of labels") }
+            guard let cond = try o.labels("cond") else { throw o.fail("cond", "a class label or a tensor of labels") }
             a.vm.push(denoiser: try GuidanceDenoiser(base: den, scale: w, cond: cond, uncond: try o.finite("uncond")))
             return 1
         }
@@ -130,7 +127,7 @@ extension LuaVM {
             let d = try a.denoiser(1), x = try a.tensor(2), from = try a.point(3), to = try a.point(4)
             let o = try a.options(5, allowed: ["rtol", "atol", "cond", "max_steps"])
             let (y, st) = try ReferenceSolver.solve(d, x, from: from, to: to, rtol: try o.positive("rtol") ?? 1e-9,
-                                                    atol: try o.positive("atol"), cond: try o.tensor("cond"),
+                                                    atol: try o.positive("atol"), cond: try o.labels("cond"),
                                                     maxSteps: try o.int("max_steps", in: 1...100_000_000, "a positive integer") ?? 1_000_000)
             _ = a.push(y)
             lua_createtable(a.L, 0, 3)

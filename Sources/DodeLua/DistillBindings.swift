@@ -55,7 +55,7 @@ extension LuaVM {
                 }
                 guard !cfg.directions.isEmpty else { throw o.fail("directions", "a non-empty list") }
             }
-            let cond: Tensor? = try o.tensor("cond") ?? (try o.finite("cond")).map { Tensor.scalar($0) }
+            let cond = try o.labels("cond")
             let seed = try o.int("seed")
             let showProgress = try o.bool("progress") ?? false
             let distiller = try Distiller(solver: solver, config: cfg)
@@ -106,7 +106,7 @@ extension LuaVM {
             }
             let ts = try Distiller.targets(teacher: teacher ?? Distiller.defaultTeacher(for: solver), den: den, x: x, grid: grid,
                                            student: try solver.plan(grid), k: try o.int("k", in: 2...10_000, "an integer k ≥ 2") ?? 10,
-                                           cond: try o.tensor("cond"))
+                                           cond: try o.labels("cond"))
             lua_createtable(a.L, Int32(ts.count), 0)
             for (i, t) in ts.enumerated() { a.vm.push(t); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
             return 1

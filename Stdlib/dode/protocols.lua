@@ -1,0 +1,126 @@
+--- dode.protocols: evaluation protocols for samplers and D-ODE, as researchers run them.
+--
+--   local P = require 'dode.protocols'
+--   local prob = P.mixture('ring6_2d')                 -- or P.digits()
+--   local rows = P.heldout{ problem = prob, solvers = {'ddim', 'dpmpp2m'}, nfes = {5, 10} }
+--
+-- Held-out protocol (method.md §4 and the defects of the reference code): λ is fitted on noise
+-- from one generator seed and every number is measured on fresh noise from another, against a
+-- reference from the same noise — the exact probability-flow solve for mixtures, or DDIM on
+-- grid:refine(100) for networks. Base and D-variant side by side.
+local dode = require 'dode'
+local help = require 'dode.help'
+local Table = require 'dode.table'
+local M = {}
+
+--- Named solver configurations (name -> constructor).
+M.solvers = {
+  ddim = function() return dode.solver.ddim() end,
+  euler = function() return dode.solver.euler() end,
+  heun = function() return dode.solver.heun() end,
+  dpm2 = function() return dode.solver.dpm2() end,
+  lms = function() return dode.solver.lms() end,
+  pndm = function() return dode.solver.pndm() end,
+  ipndm = function() return dode.solver.ipndm() end,
+  deis = function() return dode.solver.deis{ order = 2 } end,
+  deis3 = function() return dode.solver.deis{ order = 3 } end,
+  dpm2m = function() return dode.solver.dpm{ order = 2 } end,
+  dpmpp2m = function() return dode.solver.dpmpp{ order = 2 } end,
+  dpmpp3m = function() return dode.solver.dpmpp{ order = 3 } end,
+  dpmpp2s = function() return dode.solver.dpmpp{ order = 2, method = 'singlestep' } end,
+  unipc2 = function() return dode.solver.unipc{ order = 2 } end,
+  unipc3 = function() return dode.solver.unipc{ order = 3 } end,
+}
+
+--- Evaluations per step of a solver (for turning an NFE budget into a step count).
+function M.evals_per_step(name)
+  if name == 'heun' or name == 'dpm2' or name == 'dpmpp2s' then return 2 end
+  return 1
+end
+
+--- Steps N so that the solver uses about `nfe` evaluations (Heun: 2N − 1 = NFE).
+function M.steps_for(name, nfe)
+  if M.evals_per_step(name) == 2 then return math.max(1, (nfe + 1) // 2) end
+  if name == 'pndm' then return math.max(1, nfe - 1) end
+  return nfe
+end
+
+--- A mixture problem: DDPM linear VP schedule, exact denoiser, exact reference solves.
+function M.mixture(name, opts)
+  opts = opts or {}
+  local vp = opts.schedule or dode.schedule.vp{}
+  local den = opts.file and dode.denoiser.gmm{ file = opts.file, schedule = vp } or dode.data.mixture(name, vp)
+  return {
+    name = name, kind = 'mixture', schedule = vp, denoiser = den, dim = den:dim(),
+    reference = function(x, grid)
+      return (dode.reference.solve(den, x, grid[1], grid[#grid], { rtol = opts.rtol or 1e-9 }))
+    end,
+  }
+end
+
+--- The built-in digits model; the reference is DDIM on grid:refine(refine) (default 100).
+function M.digits(opts)
+  opts = opts or {}
+  local den = dode.models.digits()
+  local vp = den:schedule()
+  local ddim = dode.solver.ddim()
+  return {
+    name = 'digits', kind = 'network', schedule = vp, denoiser = den, dim = 64,
+    reference = function(x, grid) return ddim:sample(den, x, grid:refine(opts.refine or 100)) end,
+  }
+end
+
+--- Runs the held-out comparison. Options: problem, solvers (names of M.solvers, or
+-- {name =, make = function() ... end}), nfes or steps, k = 10, n_fit = 1024, n_eval = 1024,
+-- fit_seed = 1, eval_seed = 2, spacing = 'trailing', fit = {extra options of dode.distill.fit},
+-- progress (a function(text)). Returns a dode.table with one row per (solver, N).
+function M.heldout(o)
+  assert(type(o) == 'table' and o.problem, 'dode.protocols.heldout: needs {problem = ...}')
+  local prob = o.problem
+  local k = o.k or 10
+  local n_fit, n_eval = o.n_fit or 1024, o.n_eval or 1024
+  local xfit = dode.randn(dode.Generator(o.fit_seed or 1), n_fit, prob.dim)
+  local xeval = dode.randn(dode.Generator(o.eval_seed or 2), n_eval, prob.dim)
+  local tb = Table.new{
+    columns = { 'problem', 'solver', 'steps', 'nfe', 'rmse_base', 'rmse_d', 'gain', 'median_base', 'median_d', 'seconds_fit' },
+    formats = { rmse_base = '%.4e', rmse_d = '%.4e', gain = '%+.1f%%', median_base = '%.3e', median_d = '%.3e', seconds_fit = '%.2f' },
+  }
+  local refs = {}
+  local function reference(grid)
+    local key = tostring(#grid) .. ':' .. tostring(grid[2].s)
+    if prob.kind == 'mixture' then key = 'exact' end
+    if not refs[key] then refs[key] = prob.reference(xeval, grid) end
+    return refs[key]
+  end
+  for _, s in ipairs(o.solvers) do
+    local name = type(s) == 'table' and s.name or s
+    local make = type(s) == 'table' and s.make or M.solvers[name]
+    if not make then error('dode.protocols.heldout: unknown solver ' .. tostring(name), 2) end
+    for _, budget in ipairs(o.nfes or o.steps) do
+      local steps = o.nfes and M.steps_for(name, budget) or budget
+      local grid = dode.grid.discrete(prob.schedule, steps, { spacing = o.spacing or 'trailing' })
+      local solver = make()
+      local t0 = dode.clock()
+      local fitopts = { solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = k, seed = o.fit_seed or 1 }
+      for key, v in pairs(o.fit or {}) do fitopts[key] = v end
+      local fit = dode.distill.fit(fitopts)
+      local tfit = dode.clock() - t0
+      local ref = reference(grid)
+      local base = solver:sample(prob.denoiser, xeval, grid)
+      local dvar = fit:solver(solver):sample(prob.denoiser, xeval, grid)
+      local rb, rd = dode.metrics.rmse(base, ref), dode.metrics.rmse(dvar, ref)
+      tb:add{ problem = prob.name, solver = name, steps = steps, nfe = solver:plan(grid).nfe, rmse_base = rb, rmse_d = rd,
+        gain = 100 * (rb - rd) / rb, median_base = dode.metrics.median_error(base, ref),
+        median_d = dode.metrics.median_error(dvar, ref), seconds_fit = tfit }
+      if o.progress then o.progress(string.format('%s %s N=%d: base %.4e, D %.4e', prob.name, name, steps, rb, rd)) end
+    end
+  end
+  return tb
+end
+
+help.register(M.heldout, 'dode.protocols.heldout', 'require("dode.protocols").heldout{problem =, solvers =, nfes = | steps =, k = 10, n_fit = 1024, n_eval = 1024, fit_seed = 1, eval_seed = 2}',
+  'Fits D-ODE on one seed and compares base vs D on fresh noise from another, against the exact solve (mixtures) or a fine DDIM (networks). Returns a dode.table.')
+help.register(M.mixture, 'dode.protocols.mixture', 'require("dode.protocols").mixture(name [, {schedule =, file =, rtol =}])', 'A mixture problem with an exact reference.')
+help.register(M.digits, 'dode.protocols.digits', 'require("dode.protocols").digits([{refine = 100}])', 'The built-in digits model with a fine DDIM reference.')
+
+return M
