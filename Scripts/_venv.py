@@ -71,7 +71,8 @@ def ensure(modules):
         venv.EnvBuilder(with_pip=True).create(root)
 
     # Find what the venv itself lacks (the current interpreter may be a different one).
-    probe = "import importlib,sys\nfor m in sys.argv[1:]:\n    try: importlib.import_module(m)\n    except ImportError: print(m)\n"
+    probe = ("import importlib, sys\nfor m in sys.argv[1:]:\n"
+             "    try: importlib.import_module(m)\n    except ImportError: print(m)\n")
     lacking = subprocess.run([str(py), "-c", probe, *modules], capture_output=True,
                              text=True).stdout.split()
     if lacking:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train dode's small epsilon-prediction MLP denoiser on the 8x8 UCI digits and export it.
 
-    python Scripts/train_digits.py [--steps 12000] [--out Models/digits_mlp] [--seed 0]
+    python Scripts/train_digits.py [--steps 20000] [--out Models/digits_mlp] [--seed 0]
                                    [--data ../shared/data/digits_8x8_uint8.safetensors]
 
 Runs on CPU with 2 threads. Writes weights.safetensors, config.json (a dode.mlp graph),
@@ -23,6 +23,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import shlex  # noqa: E402
 import struct  # noqa: E402
+import textwrap  # noqa: E402
 import time  # noqa: E402
 import zlib  # noqa: E402
 
@@ -339,8 +340,8 @@ def readme(cfg, command, files):
     lines = [
         "# digits_mlp: a small epsilon-prediction denoiser for 8x8 handwritten digits",
         "",
-        "A residual MLP (hidden width {h}, {b} blocks, {p} parameters) trained to predict the noise"
-        .format(h=tr["hidden"], b=tr["blocks"], p=tr["parameters"]),
+        f"A residual MLP (hidden width {tr['hidden']}, {tr['blocks']} blocks, "
+        f"{tr['parameters']} parameters) trained to predict the noise",
         "eps of x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps on the 1797 UCI digits (8x8 = 64",
         "values, x = pixel/8 - 1 in [-1, 1]) under the DDPM linear schedule (betas =",
         "linspace(1e-4, 0.02, 1000) in float64, abar = cumprod(1 - betas)), with integer time",
@@ -360,15 +361,15 @@ def readme(cfg, command, files):
         command,
         "```",
         "",
-        "AdamW (lr {lr}, weight decay {wd}), linear warm-up then cosine decay, batch {bs}, EMA of the"
-        .format(lr=tr["lr"], wd=tr["weight_decay"], bs=tr["batch"]),
-        "weights (decay {ema}; the exported weights are the EMA ones), seed {seed}, CPU with {th}"
-        .format(ema=tr["ema"], seed=tr["seed"], th=tr["threads"]),
-        "threads, torch {tv}: {steps} steps in {sec:.0f} s. Final training loss (mean of the last"
-        .format(tv=tr["torch"], steps=tr["steps"], sec=tr["seconds"]),
-        "1000 batches) {fl:.5f}; eps-MSE of the exported EMA weights over the whole data set"
-        .format(fl=tr["final_loss"]),
-        "(8 noise draws, uniform t) {el:.5f}.".format(el=tr["eval_loss_ema"]),
+    ] + textwrap.wrap(
+        f"AdamW (lr {tr['lr']}, weight decay {tr['weight_decay']}), {tr['lr_schedule']}, "
+        f"batch {tr['batch']}, EMA of the weights (decay {tr['ema']}; the exported weights are "
+        f"the EMA ones), seed {tr['seed']}, CPU with {tr['threads']} threads, torch "
+        f"{tr['torch']}: {tr['steps']} steps in {tr['seconds']:.0f} s. "
+        + (tr["note"] + " " if tr.get("note") else "")
+        + f"Final training loss (mean of the last 1000 batches) {tr['final_loss']:.5f}; "
+        f"eps-MSE of the exported EMA weights over the whole data set (8 noise draws, uniform "
+        f"t) {tr['eval_loss_ema']:.5f}.", width=96) + [
         "",
         "## Data credit",
         "",
@@ -396,73 +397,21 @@ def readme(cfg, command, files):
     return "\n".join(lines)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=12000)
-    ap.add_argument("--out", type=Path, default=REPO / "Models" / "digits_mlp")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--weight-decay", type=float, default=1e-4)
-    ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--blocks", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--log-every", type=int, default=1000)
-    ap.add_argument("--png", type=Path, default=Path("/tmp/digits_ddim50.png"))
-    args = ap.parse_args()
-
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)
-    data = load_digits(args.data)
-    abar = alphas_cumprod()
-    model, ema, final_loss, seconds, log = train(args, data, abar)
-    ema.eval()
-    ev_ema = eval_loss(ema, data, abar, args.seed)
-    ev_raw = eval_loss(model, data, abar, args.seed)
-    print(f"trained {args.steps} steps in {seconds:.1f}s; final loss {final_loss:.5f}; "
-          f"eval eps-MSE ema {ev_ema:.5f}, raw {ev_raw:.5f}", flush=True)
-
+def export(args, ema, data, abar, training):
+    """Write weights, config, fixture and README into args.out and the sample PNG to args.png."""
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().float().contiguous() for k, v in ema.state_dict().items()}
     save_file(weights, str(out / "weights.safetensors"),
               metadata={"format": "dode.mlp", "credit": CREDIT, "licence": "CC BY 4.0"})
-
-    try:
-        rel = args.out.resolve().relative_to(REPO)
-    except ValueError:
-        rel = args.out
-    command = "python Scripts/train_digits.py " + " ".join(
-        shlex.quote(a) for a in ["--steps", str(args.steps), "--seed", str(args.seed),
-                                 "--out", str(rel)])
-    extra = []
-    for name, default in [("batch", 256), ("lr", 1e-3), ("weight_decay", 1e-4), ("ema", 0.999),
-                          ("hidden", 256), ("blocks", 3)]:
-        if getattr(args, name) != default:
-            extra += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-    if extra:
-        command += " " + " ".join(extra)
     cfg = {
         "format": "dode.mlp", "version": 1, "dim": DIM, "predicts": "eps",
         "schedule": {"kind": "vp", "betas": "linear", "beta_start": BETA_START,
                      "beta_end": BETA_END, "steps": T_STEPS},
         "data": {"name": "UCI digits 8x8", "scaling": "x = pixel/8 - 1", "credit": CREDIT,
                  "licence": "CC BY 4.0"},
-        "graph": graph(args.blocks),
-        "training": {
-            "command": command, "steps": args.steps, "batch": args.batch, "seed": args.seed,
-            "optimizer": "AdamW", "lr": args.lr, "weight_decay": args.weight_decay,
-            "lr_schedule": (f"linear warm-up {min(500, args.steps // 10)} steps, "
-                            "cosine decay to 1%"),
-            "ema": args.ema,
-            "exported": "ema", "hidden": args.hidden, "blocks": args.blocks,
-            "parameters": sum(p.numel() for p in ema.parameters()),
-            "final_loss": final_loss, "eval_loss_ema": ev_ema, "eval_loss_raw": ev_raw,
-            "seconds": round(seconds, 1), "threads": args.threads, "torch": torch.__version__,
-            "loss_log": log,
-        },
+        "graph": graph(len(ema.blocks)),
+        "training": training,
     }
     (out / "config.json").write_text(config_text(cfg))
 
@@ -471,14 +420,15 @@ def main():
     # Check the export: the graph interpreter on the saved weights must match PyTorch.
     saved = load_file(str(out / "weights.safetensors"))
     g64 = run_graph(cfg, saved, fx["x"], fx["t"])
-    d64 = (g64 - fx["eps64"].double()).abs().max().item() / fx["eps64"].abs().max().item()
-    d32 = (fx["eps"].double() - fx["eps64"].double()).abs().max().item() / \
-        fx["eps64"].abs().max().item()
-    print(f"export check: graph(float64) vs eps64 rel {d64:.2e}; eps(float32) vs eps64 rel {d32:.2e}")
+    ref = fx["eps64"].double()
+    d64 = (g64 - ref).abs().max().item() / ref.abs().max().item()
+    d32 = (fx["eps"].double() - ref).abs().max().item() / ref.abs().max().item()
+    print(f"export check: graph(float64) vs eps64 rel {d64:.2e}; "
+          f"eps(float32) vs eps64 rel {d32:.2e}")
     assert d64 < 1e-12, d64
 
     files = ["weights.safetensors", "config.json", "fixture.safetensors", "README.md"]
-    (out / "README.md").write_text(readme(cfg, command, files))
+    (out / "README.md").write_text(readme(cfg, training["command"], files))
 
     # Sanity picture: DDIM 50 steps (trailing) from 64 noise samples, float64 copy of the model.
     g = torch.Generator().manual_seed(args.seed + 99)
@@ -494,6 +444,64 @@ def main():
           f"{(samples.abs() > 1.05).double().mean():.3%}; nearest-digit distance median "
           f"{nn_dist.median():.3f} (data-to-data {nn_data.median():.3f})")
     print(f"wrote {out} and {args.png}")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--out", type=Path, default=REPO / "Models" / "digits_mlp")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--blocks", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log-every", type=int, default=1000)
+    ap.add_argument("--png", type=Path, default=Path("/tmp/digits_ddim50.png"))
+    return ap.parse_args(argv)
+
+
+def command_line(args):
+    """The command that reproduces this run (non-default options only, besides the basics)."""
+    try:
+        rel = args.out.resolve().relative_to(REPO)
+    except ValueError:
+        rel = args.out
+    parts = ["--steps", str(args.steps), "--seed", str(args.seed), "--out", str(rel)]
+    for name, default in [("batch", 256), ("lr", 1e-3), ("weight_decay", 1e-4), ("ema", 0.999),
+                          ("hidden", 256), ("blocks", 3)]:
+        if getattr(args, name) != default:
+            parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    return "python Scripts/train_digits.py " + " ".join(shlex.quote(a) for a in parts)
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    data = load_digits(args.data)
+    abar = alphas_cumprod()
+    model, ema, final_loss, seconds, log = train(args, data, abar)
+    ema.eval()
+    ev_ema = eval_loss(ema, data, abar, args.seed)
+    ev_raw = eval_loss(model, data, abar, args.seed)
+    print(f"trained {args.steps} steps in {seconds:.1f}s; final loss {final_loss:.5f}; "
+          f"eval eps-MSE ema {ev_ema:.5f}, raw {ev_raw:.5f}", flush=True)
+    training = {
+        "command": command_line(args), "steps": args.steps, "batch": args.batch,
+        "seed": args.seed, "optimizer": "AdamW", "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "lr_schedule": f"linear warm-up {min(500, args.steps // 10)} steps, cosine decay to 1%",
+        "ema": args.ema, "exported": "ema", "hidden": args.hidden, "blocks": args.blocks,
+        "parameters": sum(p.numel() for p in ema.parameters()),
+        "final_loss": final_loss, "eval_loss_ema": ev_ema, "eval_loss_raw": ev_raw,
+        "seconds": round(seconds, 1), "threads": args.threads, "torch": torch.__version__,
+        "loss_log": log,
+    }
+    export(args, ema, data, abar, training)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import Synchronization
 
@@ -52,8 +53,17 @@ public final class Storage: @unchecked Sendable {
     public let count: Int
     public let raw: UnsafeMutableRawPointer
 
+    /// glibc returns large blocks to the kernel on free (mmap/munmap) and faults fresh pages in
+    /// on the next allocation; solver and network loops allocate same-sized buffers over and
+    /// over, so keep them in the heap instead (blocks up to 512 MB are recycled).
+    private static let allocatorTuned: Bool = {
+        dode_tune_allocator()
+        return true
+    }()
+
     /// Allocates `count` zeroed elements. The caller has checked the size cap.
     init(count: Int, dtype: DType, zeroed: Bool = true) {
+        _ = Storage.allocatorTuned
         self.dtype = dtype
         self.count = count
         let bytes = max(count * dtype.size, 1)

@@ -4,4 +4,6 @@
 #include <cblas.h>
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+/// Allocator policy for tensor buffers (glibc mallopt).
+void dode_tune_allocator(void);
 #endif
