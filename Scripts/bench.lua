@@ -1,8 +1,22 @@
--- dode benchmarks. Each workload reports its time and the ratio to a baseline timed in the same
--- run (best of several repetitions, so a noisy neighbour inflates both or neither).
+-- dode benchmarks (Scripts/bench). Every figure is timed in this run, best of several
+-- repetitions, and compared with a baseline measured in the same run: raw memcpy/BLAS calls for
+-- the tensor core, bounds from the measured dgemm rate and memory bandwidth for the kernels, and
+-- PyTorch (CPU, 2 threads) on the same work when a Python with torch is available (the dode
+-- virtualenv; `--torch false` to skip, DODE_BENCH_PYTHON to choose the interpreter).
 local cmdline = require 'dode.cmdline'
-local opts = cmdline{ description = 'dode benchmarks', { 'reps', 7, 'repetitions (best is kept)' } }
+local Table = require 'dode.table'
+local opts = cmdline{
+  description = 'dode benchmarks (release build)',
+  { 'reps', 7, 'repetitions (the best is kept)' },
+  { 'torch', true, 'also time the PyTorch implementations' },
+  { 'only', '', 'comma-separated workload names to run (default: all)' },
+}
 local reps = opts.quick and 2 or math.floor(opts.reps)
+cmdline.mkdir(opts.out)
+local quick = opts.quick
+local only = {}
+for w in opts.only:gmatch('[^,]+') do only[w] = true end
+local function want(name) return next(only) == nil or only[name] end
 
 local function best(fn, n)
   local b = math.huge
@@ -14,54 +28,197 @@ local function best(fn, n)
   return b
 end
 
-local rows = {}
-local function report(name, t, base, base_name, target, note)
-  local ratio = t / base
-  rows[#rows + 1] = { name = name, seconds = t, baseline = base_name, baseline_seconds = base,
-    ratio = ratio, target = target, ok = (target == nil) or ratio <= target, note = note }
-  print(string.format('%-44s %10.3f ms  %-28s %10.3f ms  %6.2fx  (target <= %s) %s', name, t * 1e3,
-    base_name, base * 1e3, ratio, target and string.format('%.2fx', target) or '-', note or ''))
+local tb = Table.new{
+  columns = { 'workload', 'dode_ms', 'baseline', 'baseline_ms', 'ratio', 'target', 'note' },
+  formats = { dode_ms = '%.3f', baseline_ms = '%.3f', ratio = '%.2fx' },
+}
+local function row(name, t, base_name, base, target, note)
+  tb:add{ workload = name, dode_ms = t * 1e3, baseline = base_name or '', baseline_ms = base and base * 1e3 or nil,
+    ratio = base and t / base or nil, target = target or '', note = note or '' }
+  io.stderr:write(string.format('%-46s %10.3f ms  %s\n', name, t * 1e3, note or ''))
 end
 
-print(string.format('dode %s, %d threads, best of %d', dode.version, dode.threads(), reps))
+print(string.format('dode %s, %d threads, best of %d%s', dode.version, dode.threads(), reps, quick and ' (quick sizes)' or ''))
 
--- 1. y = a*x + b*y over 1e7 doubles vs memcpy of the same 80 MB.
-do
-  local n = opts.quick and 1000000 or 10000000
-  local g = dode.Generator(1)
-  local x, y, z = dode.randn(g, n), dode.randn(g, n), dode.zeros(n)
-  local t = best(function() y:axpby(0.5, x, 0.25) end)
-  local m = best(function() dode._bench.memcpy(z, x) end)
-  report(string.format('axpby y = a*x + b*y, %g doubles', n), t, m, 'memcpy of the same bytes', 1.5)
-end
+-- Rates measured in this run, used as bounds below.
+local g = dode.Generator(1)
+local n_mm = quick and 256 or 1024
+local A, B = dode.randn(g, n_mm, n_mm), dode.randn(g, n_mm, n_mm)
+local C = dode.zeros(n_mm, n_mm)
+local t_dgemm = best(function() dode._bench.dgemm(A, B, C) end)
+local dgemm_rate = 2 * n_mm ^ 3 / t_dgemm
+local Af, Bf = A:float(), B:float()
+local t_sgemm = best(function() local _ = Af:mm(Bf) end)
+local sgemm_rate = 2 * n_mm ^ 3 / t_sgemm
+local n_bw = quick and 1000000 or 10000000
+local bx, by = dode.randn(g, n_bw), dode.zeros(n_bw)
+local t_memcpy = best(function() dode._bench.memcpy(by, bx) end)
+local bandwidth = 2 * 8 * n_bw / t_memcpy       -- bytes read + written per second
+print(string.format('measured: dgemm %.1f GFLOP/s, sgemm %.1f GFLOP/s, memcpy %.1f GB/s (read + write)',
+  dgemm_rate / 1e9, sgemm_rate / 1e9, bandwidth / 1e9))
 
--- 2. 1024x1024 Float64 matrix product vs calling cblas_dgemm directly.
-do
-  local n = opts.quick and 256 or 1024
-  local g = dode.Generator(2)
-  local a, b, c = dode.randn(g, n, n), dode.randn(g, n, n), dode.zeros(n, n)
-  local t = best(function() local _ = a:mm(b) end)
-  local d = best(function() dode._bench.dgemm(a, b, c) end)
-  report(string.format('x:mm(y) %dx%d float64', n, n), t, d, 'cblas_dgemm direct', 1.2,
-    string.format('%.1f GFLOP/s', 2 * n ^ 3 / t / 1e9))
-end
-
--- 3. Lua -> Swift call overhead: a loop calling a no-op binding vs the same loop calling a Lua
--- no-op; the difference per call is the binding cost.
-do
-  local n = opts.quick and 1000000 or 10000000
+-- Tensor core (issue 2).
+if want('core') then
+  local y = dode.randn(g, n_bw)
+  row('axpby y = a*x + b*y (' .. n_bw .. ' doubles)', best(function() y:axpby(0.5, bx, 0.25) end), 'memcpy same bytes', t_memcpy, '<= 1.5x')
+  row('x:mm(y) ' .. n_mm .. 'x' .. n_mm .. ' float64', best(function() local _ = A:mm(B) end), 'cblas_dgemm direct', t_dgemm, '<= 1.2x',
+    string.format('%.1f GFLOP/s', dgemm_rate / 1e9))
+  local calls = quick and 1000000 or 10000000
   local noop = dode._bench.noop
   local function lua_noop() end
-  local t = best(function() for _ = 1, n do noop() end end)
-  local l = best(function() for _ = 1, n do lua_noop() end end)
-  local per = (t - l) / n
-  rows[#rows + 1] = { name = 'Lua -> Swift call overhead', seconds = per, baseline = 'Lua function call',
-    baseline_seconds = l / n, target_ns = 100, ok = per * 1e9 <= 100 }
-  print(string.format('%-44s %10.1f ns  (Lua->Lua call %.1f ns; target <= 100 ns)', 'Lua -> Swift call overhead (per call)',
-    per * 1e9, l / n * 1e9))
+  local t = best(function() for _ = 1, calls do noop() end end)
+  local l = best(function() for _ = 1, calls do lua_noop() end end)
+  row('Lua -> Swift call overhead (ns per call)', (t - l) / calls * 1e6, 'Lua -> Lua call (ns)', l / calls * 1e6, '<= 100 ns',
+    'dode_ms column holds ns here')
 end
 
-cmdline.mkdir(opts.out)
-dode.save(opts.out .. '/bench.json', { dode = dode.version, threads = dode.threads(), reps = reps,
-  options = cmdline.describe(opts), results = rows })
+-- The mixture problem of workload 1: 64-D, 10 components, per-axis stds.
+local K, d = 10, 64
+local batch = quick and 1000 or 10000
+local mg = dode.Generator(7)
+local means, stds = dode.randn(mg, K, d), (dode.rand(mg, K, d) * 0.4 + 0.05)
+local mixpath = opts.out .. '/bench_mixture.json'
+dode.save(mixpath, { dim = d, weights = (dode.rand(mg, K) + 0.2):totable(), means = means:totable(), stds = stds:totable() })
+local edm = dode.schedule.edm{}
+local mix_edm = dode.denoiser.gmm{ file = mixpath, schedule = edm }
+local xm = dode.randn(dode.Generator(0), batch, d)
+local kgrid = dode.grid.karras(edm, 10, { sigma_min = 0.002, sigma_max = 80 })
+local ym = xm * 80
+
+local results = {}
+if want('mixture') then
+  local p = edm:point{ s = 1 }
+  local out = dode.zeros(batch, d)
+  local t_den = best(function() mix_edm:into(out, xm, p) end)
+  local flops, bytes = 6 * batch * K * d, 2 * batch * d * 8
+  local bound = math.max(flops / dgemm_rate, bytes / bandwidth)
+  row(string.format('mixture denoiser %dx%d, K=%d', batch, d, K), t_den, 'max(flops@dgemm, bytes@memcpy)', bound, '<= 2x',
+    string.format('%.1f GFLOP/s, %.1f GB/s', flops / t_den / 1e9, bytes / t_den / 1e9))
+  results.mixture_denoiser = t_den
+  local s = dode.solver.dpmpp{ order = 2 }
+  results.mixture_dpmpp2m = best(function() local _ = s:sample(mix_edm, ym, kgrid) end)
+  row('W1 mixture DPM++(2M), 10 NFE, ' .. batch .. 'x64 f64', results.mixture_dpmpp2m, nil, nil, '>= 2x faster than torch')
+end
+
+-- Workload 2: the digits MLP, Float32, DDIM and DPM++(2M), 10 evaluations.
+local den = dode.models.digits()
+local vp = den:schedule()
+local nb = quick and 512 or 4096
+local xn = dode.randn(dode.Generator(3), nb, 64, { dtype = 'float32' })
+local ngrid = dode.grid.discrete(vp, 10, { spacing = 'trailing' })
+if want('network') then
+  local p = vp:point{ t = 500 }
+  local t_fwd = best(function() local _ = den(xn, p) end)
+  local mlp_flops = 2 * nb * (64 * 256 + 3 * 3 * 256 * 256 + 256 * 64)
+  row(string.format('digits MLP denoiser, batch %d', nb), t_fwd, 'same flops at sgemm rate', mlp_flops / sgemm_rate, '>= 50% of sgemm',
+    string.format('%.1f GFLOP/s = %.0f%% of sgemm', mlp_flops / t_fwd / 1e9, 100 * mlp_flops / t_fwd / sgemm_rate))
+  results.net_forward = t_fwd
+  results.net_ddim = best(function() local _ = dode.solver.ddim():sample(den, xn, ngrid) end)
+  results.net_dpmpp2m = best(function() local _ = dode.solver.dpmpp{ order = 2 }:sample(den, xn, ngrid) end)
+  row('W2 digits MLP DDIM, 10 NFE, batch ' .. nb, results.net_ddim)
+  row('W2 digits MLP DPM++(2M), 10 NFE, batch ' .. nb, results.net_dpmpp2m)
+end
+
+-- Workload 3: a D-ODE fit against one teacher pass + one student pass.
+if want('fit') then
+  local vpm = dode.gmm and nil
+  local mix_vp = dode.denoiser.gmm{ file = mixpath, schedule = vp }
+  local fb = quick and 256 or 1024
+  local xf = dode.randn(dode.Generator(5), fb, d)
+  local grid = dode.grid.discrete(vp, 10, { spacing = 'trailing' })
+  local s = dode.solver.ddim()
+  local t_fit = best(function() local _ = dode.distill.fit{ solver = s, denoiser = mix_vp, x = xf, grid = grid, k = 10 } end)
+  local t_pass = best(function()
+    local _ = s:sample(mix_vp, xf, grid:refine(10)); local _ = s:sample(mix_vp, xf, grid)
+  end)
+  row('W3 D-ODE fit DDIM N=10 K=10 batch ' .. fb, t_fit, 'teacher pass + student pass', t_pass, '<= 1.15x')
+end
+
+-- Workload 4: overheads.
+if want('overhead') then
+  local one = dode.denoiser.gmm{ weights = { 1 }, means = { { 0 } }, stds = { { 1 } }, schedule = vp }
+  local steps = quick and 200 or 999
+  local fine = dode.grid.discrete(vp, steps, { spacing = 'trailing' })
+  local x1 = dode.randn(dode.Generator(1), 1, 1)
+  local s = dode.solver.dpmpp{ order = 2 }
+  local t_sample = best(function() local _ = s:sample(one, x1, fine) end)
+  local pts = fine:points()
+  local t_den = best(function() for i = 1, steps do local _ = one(x1, pts[i]) end end)
+  row('W4 solver overhead per step, batch 1 (ms)', (t_sample - t_den) / steps, nil, nil, '<= 0.01 ms',
+    string.format('%d steps: sample %.2f ms, denoiser calls alone %.2f ms', steps, t_sample * 1e3, t_den * 1e3))
+  local xb = dode.randn(dode.Generator(2), quick and 500 or 2000, d)   -- batch x dim >= 1e5
+  local mix_vp = dode.denoiser.gmm{ file = mixpath, schedule = vp }
+  local g10 = dode.grid.discrete(vp, 10, { spacing = 'trailing' })
+  local t_s = best(function() local _ = s:sample(mix_vp, xb, g10) end)
+  local t_l = best(function()
+    local st = s:start(g10, xb)
+    while not st:done() do st:step(mix_vp(st:x(), st:point())) end
+  end)
+  row('W4 Lua-driven stepper loop vs sample', t_l, 'solver:sample', t_s, '<= 1.05x')
+end
+
+-- Workload 5: peak RSS of workload 1 in a fresh process.
+if want('memory') then
+  local exe = arg[-1]
+  local script = opts.out .. '/bench_memory.lua'
+  local f = io.open(script, 'w')
+  f:write(string.format([[
+local edm = dode.schedule.edm{}
+local den = dode.denoiser.gmm{ file = %q, schedule = edm }
+local y = dode.randn(dode.Generator(0), %d, 64) * 80
+local s = dode.solver.dpmpp{ order = 2 }
+local out = s:sample(den, y, dode.grid.karras(edm, 10, { sigma_min = 0.002, sigma_max = 80 }))
+local st = io.open('/proc/self/status'):read('a')
+print(st:match('VmHWM:%%s*(%%d+)'))
+]], mixpath, batch))
+  f:close()
+  local p = io.popen(string.format('%q %q', exe, script))
+  local kb = tonumber(p:read('a'):match('(%d+)'))
+  p:close()
+  local state = batch * d * 8
+  if kb then
+    row('W5 peak RSS of W1 (MB)', kb / 1024 / 1e3, 'state size (MB)', state / 1e6 / 1e3, '<= 8x state + 50 MB',
+      string.format('peak %.1f MB, state %.1f MB, limit %.1f MB', kb / 1024, state / 1e6, 8 * state / 1e6 + 50))
+  end
+end
+
+-- PyTorch on the same work.
+if opts.torch and (want('mixture') or want('network')) then
+  local py = os.getenv('DODE_BENCH_PYTHON') or ((os.getenv('XDG_CACHE_HOME') or (os.getenv('HOME') .. '/.cache')) .. '/dode-venv/bin/python')
+  local fh = io.open(py)
+  if fh then
+    fh:close()
+    local sig = {}
+    for i = 1, #kgrid do sig[i] = kgrid[i].s end
+    local spec = opts.out .. '/bench_torch_spec.json'
+    dode.save(spec, { mixture = mixpath, mixture_batch = batch, sigmas = sig, reps = reps, model = dode.models.path('digits_mlp'),
+      net_batch = nb, labels = ngrid:timesteps() })
+    local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or 'Scripts'
+    local p = io.popen(string.format('%q %q %q 2>&1', py, here .. '/bench_torch.py', spec))
+    local text = p:read('a')
+    p:close()
+    local ok, tr = pcall(dode.json.decode, text:match('(%b{})%s*$') or '')
+    if ok and type(tr) == 'table' then
+      results.torch = tr
+      if results.mixture_dpmpp2m then
+        row('W1 PyTorch mixture DPM++(2M)', tr.mixture_dpmpp2m, 'dode (same work)', results.mixture_dpmpp2m, '', string.format('dode is %.2fx faster', tr.mixture_dpmpp2m / results.mixture_dpmpp2m))
+        row('PyTorch mixture denoiser', tr.mixture_denoiser, 'dode (same work)', results.mixture_denoiser, '', string.format('dode is %.2fx faster', tr.mixture_denoiser / results.mixture_denoiser))
+      end
+      if results.net_ddim then
+        row('W2 PyTorch MLP DDIM', tr.net_ddim, 'dode (same work)', results.net_ddim, '', string.format('dode is %.2fx faster', tr.net_ddim / results.net_ddim))
+        row('W2 PyTorch MLP DPM++(2M)', tr.net_dpmpp2m, 'dode (same work)', results.net_dpmpp2m, '', string.format('dode is %.2fx faster', tr.net_dpmpp2m / results.net_dpmpp2m))
+        row('PyTorch MLP forward', tr.net_forward, 'dode (same work)', results.net_forward, '', string.format('dode is %.2fx faster', tr.net_forward / results.net_forward))
+      end
+    else
+      print('PyTorch side failed: ' .. text:sub(1, 400))
+    end
+  else
+    print('no Python with torch at ' .. py .. ' (create it with Scripts/bench_torch.py, or --torch false)')
+  end
+end
+
+print(tb)
+tb:save_json(opts.out .. '/bench.json')
+dode.save(opts.out .. '/bench_rates.json', { dgemm_gflops = dgemm_rate / 1e9, sgemm_gflops = sgemm_rate / 1e9, memcpy_gbps = bandwidth / 1e9,
+  options = cmdline.describe(opts), dode = dode.version })
 print('wrote ' .. opts.out .. '/bench.json')

@@ -118,7 +118,9 @@ T:add('errors carry file:line and the function name', function(t)
       local ok, err = pcall(function() return target.fn({}, {}, {}, {}) end)
       if not ok then
         t:ok(err:find('test_fuzz_bindings.lua:%d+:') ~= nil, target.name .. ' error has file:line: ' .. err)
-        t:ok(err:find(target.name, 1, true) ~= nil, target.name .. ' error names the function: ' .. err)
+        -- Methods reached through dode.Grid etc. report themselves as Grid:method.
+        local alt = target.name:gsub('^dode%.(%u%w*)%.', '%1:')
+        t:ok(err:find(target.name, 1, true) ~= nil or err:find(alt, 1, true) ~= nil, target.name .. ' error names the function: ' .. err)
       end
     end
   end
