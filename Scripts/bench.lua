@@ -109,7 +109,7 @@ local ngrid = dode.grid.discrete(vp, 10, { spacing = 'trailing' })
 if want('network') then
   local p = vp:point{ t = 500 }
   local t_fwd = best(function() local _ = den(xn, p) end)
-  local mlp_flops = 2 * nb * (64 * 256 + 3 * 3 * 256 * 256 + 256 * 64)
+  local mlp_flops = 2 * nb * (64 * 256 + 3 * 2 * 256 * 256 + 256 * 64)   -- per-sample layers (the time branch is one row)
   row(string.format('digits MLP denoiser, batch %d', nb), t_fwd, 'same flops at sgemm rate', mlp_flops / sgemm_rate, '>= 50% of sgemm',
     string.format('%.1f GFLOP/s = %.0f%% of sgemm', mlp_flops / t_fwd / 1e9, 100 * mlp_flops / t_fwd / sgemm_rate))
   results.net_forward = t_fwd

@@ -32,17 +32,19 @@ def best(fn, reps):
 
 
 def mixture_denoiser(w, mu, sd):
-    """Exact posterior mean of a mixture with per-axis stds (k-diffusion convention D(y, s))."""
+    """Exact posterior mean of a mixture with per-axis stds (k-diffusion convention D(y, s)),
+    in the matrix-product formulation: with v = std² + s², the log-responsibilities need
+    y²·(1/v)ᵀ and y·(μ/v)ᵀ, and the mean two products of the responsibilities with K×d matrices."""
     logw = torch.log(w / w.sum())
     var0 = sd ** 2
 
     def D(y, s):
         v = var0 + s * s                                           # K x d
-        diff = y[:, None, :] - mu[None, :, :]                      # B x K x d
-        logp = logw - 0.5 * ((diff ** 2) / v + torch.log(v)).sum(-1)
-        r = torch.softmax(logp, dim=1)                             # B x K
-        mean_k = mu[None] + (var0 / v)[None] * diff                # B x K x d
-        return (r[:, :, None] * mean_k).sum(1)
+        iv = 1 / v
+        const = logw - 0.5 * ((mu ** 2) * iv + torch.log(v)).sum(1)  # K
+        logp = const - 0.5 * (y * y) @ iv.T + y @ (mu * iv).T      # B x K
+        r = torch.softmax(logp, dim=1)
+        return r @ (mu * (s * s) * iv) + y * (r @ (var0 * iv))
     return D
 
 
@@ -108,8 +110,8 @@ def main():
         return regs["out"]
 
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
-    ac = torch.cumprod(1 - betas, 0)
-    labels = spec["labels"]
+    ac = torch.cumprod(1 - betas, 0).tolist()
+    labels = [int(round(t)) for t in spec["labels"]]
     B = spec["net_batch"]
     xn = torch.randn(B, 64, generator=g, dtype=torch.float32)
 

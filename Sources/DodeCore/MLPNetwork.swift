@@ -152,10 +152,14 @@ public final class MLPNetwork {
             guard let v = regs[r] else { throw CoreError("network register '\(r)' is read before it is written") }
             return v
         }
+        // Registers derived from the time label alone have one row when every sample shares the
+        // label (the usual case in sampling): the time branch then costs one row, not B, and
+        // broadcasts where it meets the sample branch.
         func linear(_ inp: Tensor, _ w: Tensor, _ b: Tensor?) throws -> Tensor {
-            let out = try Tensor.empty([B, w.shape[0]], dtype: .float32)
+            let rows = inp.shape[0]
+            let out = try Tensor.empty([rows, w.shape[0]], dtype: .float32)
             if let b { try out.copy(from: b) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(B), Int32(w.shape[0]), Int32(w.shape[1]), 1,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(w.shape[0]), Int32(w.shape[1]), 1,
                         inp.pointer(Float.self), Int32(inp.shape[1]), w.pointer(Float.self), Int32(w.shape[1]),
                         b == nil ? 0 : 1, out.pointer(Float.self), Int32(w.shape[0]))
             return out
@@ -163,9 +167,10 @@ public final class MLPNetwork {
         for op in ops {
             switch op {
             case let .timeEmbedding(out, dim, maxPeriod, cosFirst, scale):
-                let e = try Tensor.empty([B, dim], dtype: .float32)
+                let rows = t.count == 1 ? 1 : B
+                let e = try Tensor.empty([rows, dim], dtype: .float32)
                 let p = e.pointer(Float.self), half = dim / 2
-                for b in 0..<B {
+                for b in 0..<rows {
                     let tt = (t.count == 1 ? t[0] : t[b]) * scale
                     for i in 0..<half {
                         let f = Foundation.exp(-Foundation.log(maxPeriod) * Double(i) / Double(half))

@@ -147,10 +147,10 @@ public final class MixtureDenoiser: Denoiser {
 
         func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[Bool]]?) -> Bool {
             let y = UnsafeMutablePointer<Double>.allocate(capacity: d)
-            let accA = UnsafeMutablePointer<Double>.allocate(capacity: d)
-            let accS = UnsafeMutablePointer<Double>.allocate(capacity: d)
             let lp = UnsafeMutablePointer<Double>.allocate(capacity: K)
-            defer { y.deallocate(); accA.deallocate(); accS.deallocate(); lp.deallocate() }
+            let rr = UnsafeMutablePointer<Double>.allocate(capacity: K)
+            let kk = UnsafeMutablePointer<Int>.allocate(capacity: K)
+            defer { y.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate() }
             let d4 = d & ~3
             for r in rows {
                 let row = src + r * d
@@ -179,22 +179,34 @@ public final class MixtureDenoiser: Denoiser {
                 var z = 0.0
                 for k in 0..<K { let e = lp[k] == -.infinity ? 0 : Foundation.exp(lp[k] - m); lp[k] = e; z += e }
                 let iz = 1 / z
-                for j in 0..<d { accA[j] = 0; accS[j] = 0 }
-                for k in 0..<K where lp[k] != 0 {
-                    let rk = lp[k] * iz
-                    let ak = a + k * d, sk = sh + k * d
-                    let r4 = SIMD4<Double>(repeating: rk)
-                    var j = 0
-                    while j < d4 {
-                        let pa = UnsafeMutableRawPointer(accA + j), ps = UnsafeMutableRawPointer(accS + j)
-                        pa.storeBytes(of: pa.loadUnaligned(as: SIMD4<Double>.self) + r4 * UnsafeRawPointer(ak + j).loadUnaligned(as: SIMD4<Double>.self), as: SIMD4<Double>.self)
-                        ps.storeBytes(of: ps.loadUnaligned(as: SIMD4<Double>.self) + r4 * UnsafeRawPointer(sk + j).loadUnaligned(as: SIMD4<Double>.self), as: SIMD4<Double>.self)
-                        j += 4
-                    }
-                    while j < d { accA[j] += rk * ak[j]; accS[j] += rk * sk[j]; j += 1 }
-                }
+                var nk = 0
+                for k in 0..<K where lp[k] != 0 { kk[nk] = k; rr[nk] = lp[k] * iz; nk += 1 }
+                // D_j = Σ_k r_k·a_kj + y_j·Σ_k r_k·sh_kj, eight coordinates at a time held in
+                // registers across the components (no stores in the inner loop).
                 let out = dst + r * d
-                for j in 0..<d { out[j] = T(accA[j] + accS[j] * y[j]) }
+                var j = 0
+                while j + 8 <= d {
+                    var a0 = SIMD4<Double>(repeating: 0), a1 = a0, s0 = a0, s1 = a0
+                    for q in 0..<nk {
+                        let k = kk[q], w = SIMD4<Double>(repeating: rr[q])
+                        let pa = UnsafeRawPointer(a + k * d + j), ps = UnsafeRawPointer(sh + k * d + j)
+                        a0 += w * pa.loadUnaligned(as: SIMD4<Double>.self)
+                        a1 += w * pa.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
+                        s0 += w * ps.loadUnaligned(as: SIMD4<Double>.self)
+                        s1 += w * ps.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
+                    }
+                    let py = UnsafeRawPointer(y + j)
+                    let r0 = a0 + s0 * py.loadUnaligned(as: SIMD4<Double>.self)
+                    let r1 = a1 + s1 * py.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
+                    for u in 0..<4 { out[j + u] = T(r0[u]); out[j + 4 + u] = T(r1[u]) }
+                    j += 8
+                }
+                while j < d {
+                    var sa = 0.0, ss = 0.0
+                    for q in 0..<nk { let k = kk[q]; sa += rr[q] * a[k * d + j]; ss += rr[q] * sh[k * d + j] }
+                    out[j] = T(sa + ss * y[j])
+                    j += 1
+                }
             }
             return true
         }

@@ -261,6 +261,13 @@ public enum Kernels {
             }
             return
         }
+        // A contiguous row broadcast over the rows of a contiguous tensor (biases): row copies.
+        if S.self == D.self && src.isContiguous && dst.isContiguous && dst.rank >= 1, let last = dst.shape.last,
+           src.count == last, last > 0, dst.count % last == 0 {
+            let rows = dst.count / last, bytes = last * MemoryLayout<D>.stride
+            for i in 0..<rows { UnsafeMutableRawPointer(pd + i * last).copyMemory(from: ps, byteCount: bytes) }
+            return
+        }
         let ss = Broadcast.strides(of: src, to: dst.shape), sd = dst.strides
         let r = dst.rank
         let id = r > 0 ? sd[r - 1] : 0, isrc = r > 0 ? ss[r - 1] : 0
