@@ -47,7 +47,8 @@ public enum TensorLimits {
     }
 }
 
-/// A contiguous, 64-byte aligned buffer of one dtype. Tensors are views into a storage.
+/// A contiguous, 16-byte aligned buffer of one dtype (plain malloc alignment: larger alignments
+/// make glibc carve fresh memory instead of reusing freed blocks; kernels load unaligned). Tensors are views into a storage.
 public final class Storage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int
@@ -67,7 +68,7 @@ public final class Storage: @unchecked Sendable {
         self.dtype = dtype
         self.count = count
         let bytes = max(count * dtype.size, 1)
-        raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
         if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
         TensorLimits.didAllocate(bytes)
     }

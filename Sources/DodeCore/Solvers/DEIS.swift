@@ -11,7 +11,7 @@ public final class DEISSolver: Solver {
     public let order: Int
     public let lowerOrderFinal: Bool
     public var options: [String: String] { ["order": String(order), "lower_order_final": String(lowerOrderFinal)] }
-    public var historyDepth: Int { 3 }
+    public var historyDepth: Int { order }
 
     public init(order: Int = 2, lowerOrderFinal: Bool = true) throws {
         self.order = try SolverOptions.order(order, in: 1...3, solver: "deis")

@@ -15,7 +15,7 @@ public final class DPMSolverPlusPlus: Solver {
     public var options: [String: String] {
         ["order": String(order), "method": singlestep ? "singlestep" : "multistep", "lower_order_final": String(lowerOrderFinal)]
     }
-    public var historyDepth: Int { 3 }
+    public var historyDepth: Int { order }
 
     public init(order: Int = 2, singlestep: Bool = false, lowerOrderFinal: Bool = true) throws {
         self.order = try SolverOptions.order(order, in: 1...3, solver: "dpmpp")

@@ -16,7 +16,7 @@ public enum Sampler {
 
     /// The denoiser call with context for errors.
     static func evaluate(_ den: Denoiser, _ run: SolverRun, _ e: Evaluation, cond: Tensor?) throws -> Tensor {
-        let out = try Tensor.empty(run.state.shape, dtype: run.state.dtype)
+        let out = try run.buffer()
         try den.denoise(run.state, at: e.at, cond: cond, into: out)
         return out
     }

@@ -96,7 +96,7 @@ public final class SolverRun {
         // Drop history beyond the window, recycling buffers nobody else holds.
         let cutoff = k - depth
         for j in Array(xs.keys) where j < cutoff { recycle(xs.removeValue(forKey: j)) }
-        for j in Array(ds.keys) where j < cutoff { ds.removeValue(forKey: j) }
+        for j in Array(ds.keys) where j < cutoff { recycle(ds.removeValue(forKey: j)) }
     }
 
     /// Applies a solver update for the current evaluation, with `.consumed` meaning `consumed`
@@ -143,6 +143,6 @@ public final class SolverRun {
     func recycle(_ t: Tensor?) {
         guard var t else { return }
         // Only when this run holds the last reference (Lua callbacks may keep states).
-        if isKnownUniquelyReferenced(&t) && t.storageIsUniquelyReferenced() && pool.count < 4 { pool.append(t) }
+        if isKnownUniquelyReferenced(&t) && t.storageIsUniquelyReferenced() && pool.count < 2 { pool.append(t) }
     }
 }

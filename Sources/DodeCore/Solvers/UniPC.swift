@@ -13,7 +13,7 @@ public final class UniPCSolver: Solver {
     public let variant: String
     public let lowerOrderFinal: Bool
     public var options: [String: String] { ["order": String(order), "variant": variant, "lower_order_final": String(lowerOrderFinal)] }
-    public var historyDepth: Int { 4 }
+    public var historyDepth: Int { order + 1 }
 
     public init(order: Int = 2, variant: String = "bh2", lowerOrderFinal: Bool = true) throws {
         self.order = try SolverOptions.order(order, in: 1...3, solver: "unipc")
