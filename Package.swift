@@ -22,6 +22,7 @@ let package = Package(
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("m")]),
 
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
         .target(
@@ -31,7 +32,7 @@ let package = Package(
         // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
         .target(
             name: "DodeCore",
-            dependencies: ["DodeTensor", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["DodeTensor", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
 
         // Lua bindings: VM, userdata, error trampoline, the `dode` module, embedded Stdlib.
         .target(

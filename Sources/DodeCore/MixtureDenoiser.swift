@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The exact denoiser of a Gaussian mixture with per-axis standard deviations:
@@ -126,13 +127,13 @@ public final class MixtureDenoiser: Denoiser {
     }
 
     /// Per-sample masks of the components allowed by class labels (nil: all).
-    func allowedComponents(_ cond: Tensor?, batch: Int) throws -> [[Bool]]? {
+    func allowedComponents(_ cond: Tensor?, batch: Int) throws -> [[UInt8]]? {
         guard let ls = try labels(cond, batch: batch), let mine = labels else { return nil }
-        var cache: [Int: [Bool]] = [:]
+        var cache: [Int: [UInt8]] = [:]
         return try ls.map { l in
             if let m = cache[l] { return m }
-            let m = mine.map { $0 == l }
-            guard m.contains(true) else { throw CoreError("no mixture component has class label \(l) (labels: \(Set(mine).sorted()))") }
+            let m: [UInt8] = mine.map { $0 == l ? 1 : 0 }
+            guard m.contains(1) else { throw CoreError("no mixture component has class label \(l) (labels: \(Set(mine).sorted()))") }
             cache[l] = m
             return m
         }
@@ -145,70 +146,32 @@ public final class MixtureDenoiser: Denoiser {
         let c: [Double]
         let invAlpha: Double
 
-        func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[Bool]]?) -> Bool {
+        func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[UInt8]]?) -> Bool {
             let y = UnsafeMutablePointer<Double>.allocate(capacity: d)
+            let o = UnsafeMutablePointer<Double>.allocate(capacity: d)
             let lp = UnsafeMutablePointer<Double>.allocate(capacity: K)
             let rr = UnsafeMutablePointer<Double>.allocate(capacity: K)
-            let kk = UnsafeMutablePointer<Int>.allocate(capacity: K)
-            defer { y.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate() }
-            let d4 = d & ~3
-            for r in rows {
-                let row = src + r * d
-                for j in 0..<d { y[j] = row[j].double * invAlpha }
-                // Log-likelihoods.
-                var m = -Double.infinity
-                for k in 0..<K {
-                    if let allowed, !allowed[r < allowed.count ? r : 0][k] { lp[k] = -.infinity; continue }
-                    let muk = mu + k * d, ivk = iv + k * d
-                    var acc = SIMD4<Double>(repeating: 0)
-                    var j = 0
-                    while j < d4 {
-                        let yy = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD4<Double>.self)
-                        let mm = UnsafeRawPointer(muk + j).loadUnaligned(as: SIMD4<Double>.self)
-                        let vv = UnsafeRawPointer(ivk + j).loadUnaligned(as: SIMD4<Double>.self)
-                        let df = yy - mm
-                        acc += df * df * vv
-                        j += 4
+            let kk = UnsafeMutablePointer<Int32>.allocate(capacity: K)
+            defer { y.deallocate(); o.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate() }
+            return c.withUnsafeBufferPointer { cb in
+                for r in rows {
+                    let row = src + r * d
+                    for j in 0..<d { y[j] = row[j].double * invAlpha }
+                    let direct = T.self == Double.self
+                    let out = direct ? UnsafeMutableRawPointer(dst + r * d).assumingMemoryBound(to: Double.self) : o
+                    let ok: Int32
+                    if let allowed {
+                        ok = allowed[r < allowed.count ? r : 0].withUnsafeBufferPointer { m in
+                            dode_gmm_row(Int32(K), Int32(d), y, mu, iv, a, sh, cb.baseAddress, m.baseAddress, lp, rr, kk, out)
+                        }
+                    } else {
+                        ok = dode_gmm_row(Int32(K), Int32(d), y, mu, iv, a, sh, cb.baseAddress, nil, lp, rr, kk, out)
                     }
-                    var q = acc.sum()
-                    while j < d { let df = y[j] - muk[j]; q += df * df * ivk[j]; j += 1 }
-                    lp[k] = c[k] - 0.5 * q
-                    if lp[k] > m { m = lp[k] }
+                    if ok == 0 { return false }
+                    if !direct { let dr = dst + r * d; for j in 0..<d { dr[j] = T(o[j]) } }
                 }
-                guard m > -.infinity else { return false }
-                var z = 0.0
-                for k in 0..<K { let e = lp[k] == -.infinity ? 0 : Foundation.exp(lp[k] - m); lp[k] = e; z += e }
-                let iz = 1 / z
-                var nk = 0
-                for k in 0..<K where lp[k] != 0 { kk[nk] = k; rr[nk] = lp[k] * iz; nk += 1 }
-                // D_j = Σ_k r_k·a_kj + y_j·Σ_k r_k·sh_kj, eight coordinates at a time held in
-                // registers across the components (no stores in the inner loop).
-                let out = dst + r * d
-                var j = 0
-                while j + 8 <= d {
-                    var a0 = SIMD4<Double>(repeating: 0), a1 = a0, s0 = a0, s1 = a0
-                    for q in 0..<nk {
-                        let k = kk[q], w = SIMD4<Double>(repeating: rr[q])
-                        let pa = UnsafeRawPointer(a + k * d + j), ps = UnsafeRawPointer(sh + k * d + j)
-                        a0 += w * pa.loadUnaligned(as: SIMD4<Double>.self)
-                        a1 += w * pa.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
-                        s0 += w * ps.loadUnaligned(as: SIMD4<Double>.self)
-                        s1 += w * ps.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
-                    }
-                    let py = UnsafeRawPointer(y + j)
-                    let r0 = a0 + s0 * py.loadUnaligned(as: SIMD4<Double>.self)
-                    let r1 = a1 + s1 * py.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
-                    for u in 0..<4 { out[j + u] = T(r0[u]); out[j + 4 + u] = T(r1[u]) }
-                    j += 8
-                }
-                while j < d {
-                    var sa = 0.0, ss = 0.0
-                    for q in 0..<nk { let k = kk[q]; sa += rr[q] * a[k * d + j]; ss += rr[q] * sh[k * d + j] }
-                    out[j] = T(sa + ss * y[j])
-                    j += 1
-                }
+                return true
             }
-            return true
         }
     }
 
