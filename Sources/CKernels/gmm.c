@@ -1,5 +1,6 @@
 #include "ckernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <immintrin.h>
 
 /* The softmax and the list of contributing components, shared by both paths. */
@@ -99,6 +100,8 @@ typedef int (*row_fn)(int, int, const double *, const double *, const double *, 
                       const double *, const double *, const unsigned char *, double *, double *, int *, double *);
 
 static row_fn choose(void) {
+    const char *off = getenv("DODE_NO_AVX2");   /* force the portable path (tests, comparisons) */
+    if (off && off[0] && off[0] != '0') return row_generic;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return row_avx2;
     return row_generic;
