@@ -62,6 +62,15 @@ extension LuaOptions {
             return g.p
         }
     }
+    /// A solver option (nil when absent).
+    public func solver(_ key: String) throws -> Solver? {
+        try with(key) { i in
+            if lua_type(L, i) <= LUA_TNIL { return nil }
+            guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw fail(key, "a dode.Solver") }
+            return s
+        }
+    }
+
     /// Class labels: a number (one label for all samples) or a tensor of labels.
     public func labels(_ key: String) throws -> Tensor? {
         try with(key) { i in

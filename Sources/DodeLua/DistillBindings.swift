@@ -20,15 +20,8 @@ extension LuaVM {
             let o = try a.options(1, allowed: fitKeys)
             guard let den = try o.denoiser("denoiser") else { throw o.fail("denoiser", "a dode.Denoiser") }
             guard let grid = try o.grid("grid") else { throw o.fail("grid", "a dode.Grid") }
-            let solver: Solver = try o.with("solver") { i in
-                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw o.fail("solver", "a dode.Solver") }
-                return s
-            }
-            let teacher: Solver? = try o.with("teacher") { i in
-                if lua_type(a.L, i) <= LUA_TNIL { return nil }
-                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw o.fail("teacher", "a dode.Solver") }
-                return s
-            }
+            guard let solver = try o.solver("solver") else { throw o.fail("solver", "a dode.Solver") }
+            let teacher = try o.solver("teacher")
             let xs: [Tensor] = try o.with("x") { i in
                 if let t = LuaArgs.tensorAt(a.L, i) { return [t] }
                 guard lua_type(a.L, i) == LUA_TTABLE else { throw o.fail("x", "a tensor or a list of tensors (batches)") }
@@ -95,15 +88,8 @@ extension LuaVM {
             guard let den = try o.denoiser("denoiser") else { throw o.fail("denoiser", "a dode.Denoiser") }
             guard let grid = try o.grid("grid") else { throw o.fail("grid", "a dode.Grid") }
             guard let x = try o.tensor("x") else { throw o.fail("x", "a tensor") }
-            let solver: Solver = try o.with("solver") { i in
-                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw o.fail("solver", "a dode.Solver") }
-                return s
-            }
-            let teacher: Solver? = try o.with("teacher") { i in
-                if lua_type(a.L, i) <= LUA_TNIL { return nil }
-                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw o.fail("teacher", "a dode.Solver") }
-                return s
-            }
+            guard let solver = try o.solver("solver") else { throw o.fail("solver", "a dode.Solver") }
+            let teacher = try o.solver("teacher")
             let ts = try Distiller.targets(teacher: teacher ?? Distiller.defaultTeacher(for: solver), den: den, x: x, grid: grid,
                                            student: try solver.plan(grid), k: try o.int("k", in: 2...10_000, "an integer k ≥ 2") ?? 10,
                                            cond: try o.labels("cond"))

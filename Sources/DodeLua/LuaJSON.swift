@@ -53,12 +53,12 @@ extension LuaVM {
             else {
                 let v = dode_tonumber(L, i)
                 guard v.isFinite else { throw TensorError("cannot encode \(LuaArgs.formatNumber(v)) in JSON") }
-                out += LuaVM.jsonNumber(v)
+                out += try JSONText.encode(v)
             }
         case LUA_TSTRING:
             var len = 0
             let p = lua_tolstring(L, i, &len)!
-            out += LuaVM.jsonString(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
+            out += JSONText.jsonString(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
         case LUA_TUSERDATA:
             guard let t = LuaArgs.tensorAt(L, i) else { throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON") }
             pushNested(t)
@@ -100,7 +100,7 @@ extension LuaVM {
             out += "{"
             for (k, key) in keys.sorted().enumerated() {
                 if k > 0 { out += "," }
-                out += pad + LuaVM.jsonString(key) + (indent ? ": " : ":")
+                out += pad + JSONText.jsonString(key) + (indent ? ": " : ":")
                 lua_getfield(L, i, key)
                 defer { dode_pop(L, 1) }
                 try encodeValue(lua_gettop(L), indent: indent, level: level + 1, seen: &seen, out: &out)
@@ -109,28 +109,5 @@ extension LuaVM {
         default:
             throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON")
         }
-    }
-
-    static func jsonNumber(_ v: Double) -> String {
-        if v == v.rounded() && abs(v) < 1e15 { return String(format: "%.1f", v) }
-        var s = String(format: "%.17g", v)
-        if let short = Double(String(v)), short == v { s = String(v) }
-        return s
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -81,12 +81,7 @@ extension Tensor {
 
     /// Sets element `flat` (row-major within the view).
     public func setFlat(_ flat: Int, _ v: Double) {
-        var rem = flat, o = offset
-        for d in stride(from: rank - 1, through: 0, by: -1) {
-            let n = shape[d]
-            o += (rem % n) * strides[d]
-            rem /= n
-        }
+        let o = storageIndex(flat: flat)
         switch dtype {
         case .float64: storage.raw.assumingMemoryBound(to: Double.self)[o] = v
         case .float32: storage.raw.assumingMemoryBound(to: Float.self)[o] = Float(v)

@@ -99,14 +99,20 @@ public final class Tensor: @unchecked Sendable {
         return o
     }
 
-    /// The element at `flat` in row-major order of the view.
-    public func element(flat: Int) -> Double {
+    /// Storage index of element `flat` in row-major order of the view.
+    func storageIndex(flat: Int) -> Int {
         var rem = flat, o = offset
         for d in stride(from: rank - 1, through: 0, by: -1) {
             let n = shape[d]
             o += (rem % n) * strides[d]
             rem /= n
         }
+        return o
+    }
+
+    /// The element at `flat` in row-major order of the view.
+    public func element(flat: Int) -> Double {
+        let o = storageIndex(flat: flat)
         switch dtype {
         case .float64: return storage.raw.assumingMemoryBound(to: Double.self)[o]
         case .float32: return Double(storage.raw.assumingMemoryBound(to: Float.self)[o])

@@ -1,10 +1,12 @@
-/// DDIM with η = 0 (Song et al. 2021): y' = r·y + (1 − r)·D, r = s_{i+1}/s_i. The same step is
-/// Euler in s and DPM-Solver(++) of order 1 (method.md §2). One evaluation per step.
-public final class DDIMSolver: Solver {
-    public let name = "ddim"
+/// The first-order step y' = r·y + (1 − r)·D with r = s_{i+1}/s_i, one evaluation per step.
+/// DDIM with η = 0 (Song et al. 2021), Euler's method in s (k-diffusion `sample_euler`, diffusers
+/// `EulerDiscreteScheduler`) and DPM-Solver(++) of order 1 are all this step (method.md §2);
+/// `DDIMSolver` and `EulerSolver` differ only in name.
+public class FirstOrderSolver: Solver {
+    public let name: String
     public var options: [String: String] { [:] }
     public var historyDepth: Int { 1 }
-    public init() {}
+    init(name: String) { self.name = name }
 
     public func plan(_ grid: Grid) throws -> Plan {
         StepMath.onePerStep(grid, orders: Array(repeating: 1, count: grid.steps))
@@ -14,4 +16,9 @@ public final class DDIMSolver: Solver {
         let e = run.evaluation(k)
         return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: [])
     }
+}
+
+/// DDIM with η = 0.
+public final class DDIMSolver: FirstOrderSolver {
+    public init() { super.init(name: "ddim") }
 }

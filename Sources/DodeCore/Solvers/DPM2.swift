@@ -10,19 +10,9 @@ public final class DPM2Solver: Solver {
     public init() {}
 
     public func plan(_ grid: Grid) throws -> Plan {
-        var evs: [Evaluation] = [], orders: [Int] = []
-        for i in 0..<grid.steps {
-            if grid[i + 1].isClean {
-                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: grid[i + 1], order: 1, final: true))
-                orders.append(1)
-            } else {
-                let mid = try grid.schedule.point(s: Foundation.exp(0.5 * (Foundation.log(grid[i].s) + Foundation.log(grid[i + 1].s))))
-                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: mid, order: 2, final: false))
-                evs.append(Evaluation(step: i, stage: 1, at: mid, lands: grid[i + 1], order: 2, final: true))
-                orders.append(2)
-            }
+        try StepMath.twoStage(grid) { a, b in
+            try grid.schedule.point(s: Foundation.exp(0.5 * (Foundation.log(a.s) + Foundation.log(b.s))))
         }
-        return Plan(evaluations: evs, stepOrders: orders)
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {

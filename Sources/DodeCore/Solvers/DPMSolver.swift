@@ -24,8 +24,7 @@ public final class DPMSolver: Solver {
     }
 
     public func plan(_ grid: Grid) throws -> Plan {
-        if singlestep { return try Singlestep.plan(grid, order: order) }
-        return StepMath.onePerStep(grid, orders: StepMath.multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
+        try StepMath.exponentialPlan(grid, order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
     /// ε of evaluation j (the consumed prediction for the current one).

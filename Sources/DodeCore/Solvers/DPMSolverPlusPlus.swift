@@ -24,8 +24,7 @@ public final class DPMSolverPlusPlus: Solver {
     }
 
     public func plan(_ grid: Grid) throws -> Plan {
-        if singlestep { return try Singlestep.plan(grid, order: order) }
-        return StepMath.onePerStep(grid, orders: StepMath.multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
+        try StepMath.exponentialPlan(grid, order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {

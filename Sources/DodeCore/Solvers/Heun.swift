@@ -8,18 +8,7 @@ public final class HeunSolver: Solver {
     public init() {}
 
     public func plan(_ grid: Grid) throws -> Plan {
-        var evs: [Evaluation] = [], orders: [Int] = []
-        for i in 0..<grid.steps {
-            if grid[i + 1].isClean {
-                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: grid[i + 1], order: 1, final: true))
-                orders.append(1)
-            } else {
-                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: grid[i + 1], order: 2, final: false))
-                evs.append(Evaluation(step: i, stage: 1, at: grid[i + 1], lands: grid[i + 1], order: 2, final: true))
-                orders.append(2)
-            }
-        }
-        return Plan(evaluations: evs, stepOrders: orders)
+        try StepMath.twoStage(grid) { _, b in b }   // the predictor lands on the next point
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {

@@ -12,6 +12,31 @@ enum StepMath {
         return Plan(evaluations: evs, stepOrders: orders)
     }
 
+    /// A plan of two evaluations per step (a predictor landing at `stage(a, b)`, then the step's
+    /// second evaluation there landing on b), with a single Euler evaluation into s = 0
+    /// (Heun, DPM-2: 2N − 1 evaluations).
+    static func twoStage(_ grid: Grid, stage: (Point, Point) throws -> Point) throws -> Plan {
+        var evs: [Evaluation] = [], orders: [Int] = []
+        for i in 0..<grid.steps {
+            if grid[i + 1].isClean {
+                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: grid[i + 1], order: 1, final: true))
+                orders.append(1)
+            } else {
+                let mid = try stage(grid[i], grid[i + 1])
+                evs.append(Evaluation(step: i, stage: 0, at: grid[i], lands: mid, order: 2, final: false))
+                evs.append(Evaluation(step: i, stage: 1, at: mid, lands: grid[i + 1], order: 2, final: true))
+                orders.append(2)
+            }
+        }
+        return Plan(evaluations: evs, stepOrders: orders)
+    }
+
+    /// Plans of DPM-Solver and DPM-Solver++: singlestep, or multistep with the diffusers rules.
+    static func exponentialPlan(_ grid: Grid, order: Int, singlestep: Bool, lowerOrderFinal: Bool) throws -> Plan {
+        if singlestep { return try Singlestep.plan(grid, order: order) }
+        return onePerStep(grid, orders: multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
+    }
+
     /// Orders of a multistep solver (diffusers' DPM-Solver(++) and DEIS rules): warm-up with
     /// min(order, i + 1); with `lowerOrderFinal` and fewer than 15 steps the last step is first
     /// order and the one before at most second; a step into s = 0 is always first order.
