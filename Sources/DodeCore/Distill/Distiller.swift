@@ -26,7 +26,7 @@ public final class Distiller {
         public let targets: [Tensor]
         let den: Denoiser
         let cond: Tensor?
-        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update, d: Tensor)? = nil
+        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update, d: Tensor, G: [[Double]], r: [Double], rss: Double)? = nil
         init(run: SolverRun, targets: [Tensor], den: Denoiser, cond: Tensor?) {
             self.run = run; self.targets = targets; self.den = den; self.cond = cond
         }
@@ -151,8 +151,9 @@ public final class Distiller {
                 G[j][i] = G[i][j]
             }
         }
-        b.pending = (base, deltas, effects, upd, d)
-        return (G, r, resid.sumSquares(), resid.count, effects.map { $0 != nil })
+        let rss = resid.sumSquares()
+        b.pending = (base, deltas, effects, upd, d, G, r, rss)
+        return (G, r, rss, resid.count, effects.map { $0 != nil })
     }
 
     /// Solves the normal equations of the summed statistics. With a ridge term the objective is
@@ -199,9 +200,14 @@ public final class Distiller {
             let consumed = Combination([(1, .d(k))]) + shift
             for (name, c) in aux { run.setAux(name, try run.materialize(c.substituting(consumed: consumed), landing: e.at), at: e.at) }
         }
-        let T = b.targets[k]
-        let before = try Tensor.binary(.sub, T.to(p.b.dtype), p.b).sumSquares()
-        let after = try Tensor.binary(.sub, T.to(out.dtype), out).sumSquares()
+        // ‖T − b − Σλ_mΔ_m‖² from this batch's sums (no extra pass over the state).
+        var after = p.rss
+        for i in 0..<lam.count {
+            after -= 2 * lam[i] * p.r[i]
+            for j in 0..<lam.count { after += lam[i] * lam[j] * p.G[i][j] }
+        }
+        let before = p.rss
+        after = Swift.max(after, 0)
         b.pending = nil
         try run.advance(to: out)
         return (before, after)
