@@ -147,28 +147,38 @@ public final class MixtureDenoiser: Denoiser {
         let invAlpha: Double
 
         func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[UInt8]]?) -> Bool {
-            let y = UnsafeMutablePointer<Double>.allocate(capacity: d)
-            let o = UnsafeMutablePointer<Double>.allocate(capacity: d)
-            let lp = UnsafeMutablePointer<Double>.allocate(capacity: K)
+            // Blocks of rows: scaled inputs in, predictions out, masks when conditional.
+            let block = 32
+            let y = UnsafeMutablePointer<Double>.allocate(capacity: block * d)
+            let o = UnsafeMutablePointer<Double>.allocate(capacity: block * d)
+            let lp = UnsafeMutablePointer<Double>.allocate(capacity: 4 * K)
             let rr = UnsafeMutablePointer<Double>.allocate(capacity: K)
             let kk = UnsafeMutablePointer<Int32>.allocate(capacity: K)
-            defer { y.deallocate(); o.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate() }
+            let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: block * K)
+            defer { y.deallocate(); o.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate(); mask.deallocate() }
             return c.withUnsafeBufferPointer { cb in
-                for r in rows {
-                    let row = src + r * d
-                    for j in 0..<d { y[j] = row[j].double * invAlpha }
-                    let direct = T.self == Double.self
-                    let out = direct ? UnsafeMutableRawPointer(dst + r * d).assumingMemoryBound(to: Double.self) : o
-                    let ok: Int32
-                    if let allowed {
-                        ok = allowed[r < allowed.count ? r : 0].withUnsafeBufferPointer { m in
-                            dode_gmm_row(Int32(K), Int32(d), y, mu, iv, a, sh, cb.baseAddress, m.baseAddress, lp, rr, kk, out)
-                        }
+                var r0 = rows.lowerBound
+                while r0 < rows.upperBound {
+                    let n = Swift.min(block, rows.upperBound - r0)
+                    let s = src + r0 * d
+                    // Double input with α = 1 (EDM/VE) is used in place; otherwise scaled to y = x/α.
+                    let yin: UnsafePointer<Double>
+                    if T.self == Double.self && invAlpha == 1 {
+                        yin = UnsafePointer(UnsafeMutableRawPointer(s).assumingMemoryBound(to: Double.self))
                     } else {
-                        ok = dode_gmm_row(Int32(K), Int32(d), y, mu, iv, a, sh, cb.baseAddress, nil, lp, rr, kk, out)
+                        for i in 0..<(n * d) { y[i] = s[i].double * invAlpha }
+                        yin = UnsafePointer(y)
                     }
+                    if let allowed {
+                        for i in 0..<n { let m = allowed[r0 + i < allowed.count ? r0 + i : 0]; for k in 0..<K { mask[i * K + k] = m[k] } }
+                    }
+                    let direct = T.self == Double.self
+                    let out = direct ? UnsafeMutableRawPointer(dst + r0 * d).assumingMemoryBound(to: Double.self) : o
+                    let ok = dode_gmm_rows(Int32(n), Int32(K), Int32(d), yin, mu, iv, a, sh, cb.baseAddress,
+                                           allowed == nil ? nil : UnsafePointer(mask), lp, rr, kk, out)
                     if ok == 0 { return false }
-                    if !direct { let dr = dst + r * d; for j in 0..<d { dr[j] = T(o[j]) } }
+                    if !direct { let dr = dst + r0 * d; for i in 0..<(n * d) { dr[i] = T(o[i]) } }
+                    r0 += n
                 }
                 return true
             }

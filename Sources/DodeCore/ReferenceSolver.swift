@@ -36,7 +36,7 @@ public enum ReferenceSolver {
         guard to.s < from.s else { throw CoreError("the solve must go to a lower noise level (from s = \(from.s) to s = \(to.s))") }
         guard x.rank >= 1 else { throw CoreError("x must have a batch dimension") }
         var stats = Stats()
-        var y = x.to(.float64).clone()
+        let y = x.to(.float64).clone()
         y.apply(.mul, scalar: 1 / from.alpha)
         let n = Double(y.count)
         let dn = try Tensor.empty(y.shape)
