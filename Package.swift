@@ -27,7 +27,7 @@ let package = Package(
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
         .target(
             name: "DodeTensor",
-            dependencies: ["CBLAS", "CZlib", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["CBLAS", "CZlib", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
 
         // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
         .target(

@@ -16,6 +16,9 @@ int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const 
                   const double *sh, const double *c, const unsigned char *allowed,
                   double *lp, double *rr, int *kk, double *out);
 
+/// y = x·σ(x) (SiLU) for n Float32 values; x and y may be the same array.
+void dode_silu_f32(const float *x, float *y, long n);
+
 /// 1 when the AVX2/FMA path is in use.
 int dode_kernels_avx2(void);
 #endif
