@@ -1,8 +1,10 @@
 -- The paper-style table: solver × NFE × {base, D} on the mixture problems, error against the
 -- exact probability-flow solve, fitted on one seed and scored on fresh noise from another.
 --
---   Scripts/dode Examples/paper_table.lua [--problems ring6_2d,blobs32d] [--solvers ddim,dpmpp2m,...]
---                                         [--nfes 3,4,5,6,8,10,15,20] [--n 1024] [--k 10] [--quick]
+--   Scripts/dode Examples/paper_table.lua [--problems ring6_2d,blobs32d,digits] [--solvers ddim,dpmpp2m,...]
+--                                         [--nfes 3,4,5,6,8,10,15,20 | --steps 3,4,5,6,8,10] [--n 1024] [--k 10] [--quick]
+--
+-- 'digits' is the built-in network, scored against DDIM on grid:refine(100).
 local cmdline = require 'dode.cmdline'
 local plot = require 'dode.plot'
 local Progress = require 'dode.progress'
@@ -12,6 +14,7 @@ local opts = cmdline{
   { 'problems', 'ring6_2d,blobs32d', 'comma-separated mixture names' },
   { 'solvers', 'ddim,euler,heun,ipndm,deis,dpm2m,dpmpp2m,dpmpp3m,unipc2,unipc3,pndm', 'comma-separated solver names (see dode.protocols.solvers)' },
   { 'nfes', '3,4,5,6,8,10,15,20', 'comma-separated NFE budgets' },
+  { 'steps', '', 'comma-separated step counts N instead of NFE budgets (e.g. 3,4,5,6,8,10)' },
   { 'n', 1024, 'samples for fitting and for scoring (each)' },
   { 'k', 10, 'teacher refinement K' },
 }
@@ -21,13 +24,15 @@ local function list(s, conv)
   return out
 end
 local problems, solvers, nfes = list(opts.problems), list(opts.solvers), list(opts.nfes, tonumber)
-if opts.quick then problems, solvers, nfes, opts.n = { 'ring6_2d' }, { 'ddim', 'dpmpp2m' }, { 3, 5 }, 128 end
+local steps = opts.steps ~= '' and list(opts.steps, tonumber) or nil
+if opts.quick then problems, solvers, nfes, steps, opts.n = { 'ring6_2d' }, { 'ddim', 'dpmpp2m' }, { 3, 5 }, nil, 128 end
 cmdline.mkdir(opts.out)
 
 local all
 for _, name in ipairs(problems) do
-  local bar = Progress.new{ total = #solvers * #nfes, label = name, unit = 'fits' }
-  local tb = P.heldout{ problem = P.mixture(name), solvers = solvers, nfes = nfes, k = opts.k,
+  local bar = Progress.new{ total = #solvers * #(steps or nfes), label = name, unit = 'fits' }
+  local problem = name == 'digits' and P.digits() or P.mixture(name)
+  local tb = P.heldout{ problem = problem, solvers = solvers, nfes = not steps and nfes or nil, steps = steps, k = opts.k,
     n_fit = opts.n, n_eval = opts.n, progress = function() bar:advance(1) end }
   bar:finish()
   print(tb)
