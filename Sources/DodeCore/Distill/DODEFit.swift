@@ -24,22 +24,13 @@ public final class DODEFit {
     /// Where each evaluation's update lands: (step, stage, t, s), 0-based step and stage.
     public let landings: [(step: Int, stage: Int, t: Double?, s: Double)]
 
-    init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String], directions: [Direction],
-         space: FitSpace, first: FirstEvaluation, ridge: Double, metadata: [String: Any], grid: Grid, solver: Solver, plan: Plan) {
-        self.lambdas = lambdas
-        self.residualBefore = residualBefore
-        self.residualAfter = residualAfter
-        self.warnings = warnings
-        self.directions = directions
-        self.space = space
-        self.first = first
-        self.ridge = ridge
-        self.metadata = metadata
-        self.gridPoints = grid.points.map { ($0.t, $0.s) }
-        self.scheduleConfig = grid.schedule.config
-        self.solverName = solver.name
-        self.solverOptions = solver.options
-        self.landings = plan.evaluations.map { ($0.step, $0.stage, $0.lands.t, $0.lands.s) }
+    convenience init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String], directions: [Direction],
+                     space: FitSpace, first: FirstEvaluation, ridge: Double, metadata: [String: Any], grid: Grid, solver: Solver, plan: Plan) {
+        self.init(lambdas: lambdas, residualBefore: residualBefore, residualAfter: residualAfter, warnings: warnings,
+                  directions: directions, space: space, first: first, ridge: ridge, metadata: metadata,
+                  gridPoints: grid.points.map { ($0.t, $0.s) }, scheduleConfig: grid.schedule.config,
+                  solverName: solver.name, solverOptions: solver.options,
+                  landings: plan.evaluations.map { ($0.step, $0.stage, $0.lands.t, $0.lands.s) })
     }
 
     /// Rebuilt from a saved file.

@@ -7,24 +7,9 @@ import Foundation
 ///   1:  y_t = y_s − s_t(e^h − 1)·ε_0
 ///   2M: y_t = y_s − s_t(e^h − 1)·(ε_0 + ½·(ε_0 − ε_{−1})/r₀)
 ///   3M: y_t = y_s − s_t(e^h − 1)·ε_0 − s_t((e^h − 1)/h − 1)·D1 − s_t((e^h − 1 − h)/h² − ½)·D2
-public final class DPMSolver: Solver {
-    public let name = "dpm"
-    public let order: Int
-    public let singlestep: Bool
-    public let lowerOrderFinal: Bool
-    public var options: [String: String] {
-        ["order": String(order), "method": singlestep ? "singlestep" : "multistep", "lower_order_final": String(lowerOrderFinal)]
-    }
-    public var historyDepth: Int { order }
-
+public final class DPMSolver: ExponentialSolver {
     public init(order: Int = 2, singlestep: Bool = false, lowerOrderFinal: Bool = true) throws {
-        self.order = try SolverOptions.order(order, in: 1...3, solver: "dpm")
-        self.singlestep = singlestep
-        self.lowerOrderFinal = lowerOrderFinal
-    }
-
-    public func plan(_ grid: Grid) throws -> Plan {
-        try StepMath.exponentialPlan(grid, order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
+        try super.init(name: "dpm", order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
     /// ε of evaluation j (the consumed prediction for the current one).
@@ -32,7 +17,7 @@ public final class DPMSolver: Solver {
         StepMath.eps(j, pred: j == k ? .consumed : .d(j), s: run.evaluation(j).at.s)
     }
 
-    public func update(_ k: Int, _ run: SolverRun) throws -> Update {
+    override public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
         if e.order == 1 || e.lands.isClean { return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: []) }
         return .linear(landing: singlestep ? singleStep(k, run, e) : multiStep(k, run, e), aux: [])

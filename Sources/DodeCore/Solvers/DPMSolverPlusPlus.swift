@@ -7,27 +7,12 @@ import Foundation
 ///   1:  y' = r·y + (1 − r)·D_0
 ///   2M: y' = r·y + (1 − r)·[(1 + 1/(2r₀))·D_0 − D_{−1}/(2r₀)],  r₀ = h_{−1}/h
 ///   3M: y' = r·y − (r − 1)·D_0 + ((r − 1)/h + 1)·D1 − ((r − 1 + h)/h² − ½)·D2  (diffusers' D1, D2)
-public final class DPMSolverPlusPlus: Solver {
-    public let name = "dpmpp"
-    public let order: Int
-    public let singlestep: Bool
-    public let lowerOrderFinal: Bool
-    public var options: [String: String] {
-        ["order": String(order), "method": singlestep ? "singlestep" : "multistep", "lower_order_final": String(lowerOrderFinal)]
-    }
-    public var historyDepth: Int { order }
-
+public final class DPMSolverPlusPlus: ExponentialSolver {
     public init(order: Int = 2, singlestep: Bool = false, lowerOrderFinal: Bool = true) throws {
-        self.order = try SolverOptions.order(order, in: 1...3, solver: "dpmpp")
-        self.singlestep = singlestep
-        self.lowerOrderFinal = lowerOrderFinal
+        try super.init(name: "dpmpp", order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
-    public func plan(_ grid: Grid) throws -> Plan {
-        try StepMath.exponentialPlan(grid, order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
-    }
-
-    public func update(_ k: Int, _ run: SolverRun) throws -> Update {
+    override public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
         if e.order == 1 || e.lands.isClean { return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: []) }
         return .linear(landing: singlestep ? try singleStep(k, run, e) : try multiStep(k, run, e), aux: [])

@@ -127,6 +127,34 @@ enum StepMath {
     }
 }
 
+/// What DPM-Solver and DPM-Solver++ share: order 1–3, multistep (diffusers' order rules) or
+/// singlestep (the paper's logSNR fractions), and `lower_order_final`. Subclasses give the update.
+public class ExponentialSolver: Solver {
+    public let name: String
+    public let order: Int
+    public let singlestep: Bool
+    public let lowerOrderFinal: Bool
+    public var options: [String: String] {
+        ["order": String(order), "method": singlestep ? "singlestep" : "multistep", "lower_order_final": String(lowerOrderFinal)]
+    }
+    public var historyDepth: Int { order }
+
+    init(name: String, order: Int, singlestep: Bool, lowerOrderFinal: Bool) throws {
+        self.name = name
+        self.order = try SolverOptions.order(order, in: 1...3, solver: name)
+        self.singlestep = singlestep
+        self.lowerOrderFinal = lowerOrderFinal
+    }
+
+    public func plan(_ grid: Grid) throws -> Plan {
+        try StepMath.exponentialPlan(grid, order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
+    }
+
+    public func update(_ k: Int, _ run: SolverRun) throws -> Update {
+        throw CoreError("internal: \(name) does not implement update")
+    }
+}
+
 /// Validation shared by solver initialisers.
 enum SolverOptions {
     static func order(_ o: Int, in range: ClosedRange<Int>, solver: String) throws -> Int {
