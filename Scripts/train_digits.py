@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _venv  # noqa: E402
+from _export import config_text  # noqa: E402
 
 _venv.ensure(["torch", "safetensors", "numpy"])
 
@@ -306,33 +307,6 @@ def make_fixture(model, data, abar, seed):
         out64 = m64(x.double(), t32.double())
     return {"x": x.contiguous(), "t": t32.contiguous(), "eps": out32.float().contiguous(),
             "eps64": out64.double().contiguous()}
-
-
-def config_text(cfg):
-    """config.json with one graph op / loss-log entry per line."""
-    lines = ["{"]
-    keys = list(cfg)
-    for i, k in enumerate(keys):
-        v = cfg[k]
-        end = "," if i + 1 < len(keys) else ""
-        if k == "graph":
-            ops = [" " * 3 + json.dumps(op) for op in v]
-            lines.append(f' "{k}": [\n' + ",\n".join(ops) + "\n ]" + end)
-        elif isinstance(v, dict):
-            items = []
-            for kk, vv in v.items():
-                if isinstance(vv, list):
-                    inner = ",\n".join(" " * 5 + json.dumps(e) for e in vv)
-                    items.append(f"   {json.dumps(kk)}: [\n{inner}\n   ]")
-                else:
-                    items.append(f"   {json.dumps(kk)}: {json.dumps(vv)}")
-            lines.append(f' "{k}": {{\n' + ",\n".join(items) + "\n }" + end)
-        else:
-            lines.append(f' "{k}": {json.dumps(v)}{end}')
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
-    assert json.loads(text) == json.loads(json.dumps(cfg))
-    return text
 
 
 def readme(cfg, command, files):
