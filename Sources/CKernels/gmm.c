@@ -155,11 +155,6 @@ static int use_avx2(void) {
 
 int dode_kernels_avx2(void) { return use_avx2(); }
 
-int dode_gmm_row(int K, int d, const double *y, const double *mu, const double *iv, const double *a,
-                 const double *sh, const double *c, const unsigned char *allowed,
-                 double *lp, double *rr, int *kk, double *out) {
-    return row_generic(K, d, y, mu, iv, a, sh, c, allowed, lp, rr, kk, out);
-}
 
 int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const double *iv, const double *a,
                   const double *sh, const double *c, const unsigned char *allowed,

@@ -98,7 +98,6 @@ public final class MixtureDenoiser: Denoiser {
             try lv.sh.withUnsafeBufferPointer { sh in
                 try lv.a.withUnsafeBufferPointer { aa in
                     try means.withUnsafeBufferPointer { mu in
-                        var failure: Int? = nil
                         let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!, a: aa.baseAddress!,
                                                 mu: mu.baseAddress!, c: lv.c, invAlpha: invAlpha)
                         let fail = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
@@ -117,8 +116,7 @@ public final class MixtureDenoiser: Denoiser {
                                 if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
                             }
                         }
-                        if fail.value.pointee >= 0 { failure = fail.value.pointee }
-                        if failure != nil { throw CoreError("no mixture component has the requested class label") }
+                        if fail.value.pointee >= 0 { throw CoreError("no mixture component has the requested class label") }
                     }
                 }
             }

@@ -172,12 +172,15 @@ extension LuaVM {
             guard lua_type(L, i) == LUA_TTABLE else { throw o.fail("exchange", "a table {dir =, rank =, world =}") }
             func field(_ k: String) -> Int32 { lua_getfield(L, i, k) }
             _ = field("dir"); let dir = lua_type(L, -1) == LUA_TSTRING ? String(cString: dode_tostring(L, -1)) : nil; dode_pop(L, 1)
-            _ = field("rank"); let rank = lua_type(L, -1) == LUA_TNUMBER ? Int(dode_tonumber(L, -1)) : -1; dode_pop(L, 1)
-            _ = field("world"); let world = lua_type(L, -1) == LUA_TNUMBER ? Int(dode_tonumber(L, -1)) : -1; dode_pop(L, 1)
+            _ = field("rank"); let rank = LuaArgs.exactInt(L, -1) ?? -1; dode_pop(L, 1)
+            _ = field("world"); let world = LuaArgs.exactInt(L, -1) ?? -1; dode_pop(L, 1)
             _ = field("timeout"); let to = lua_type(L, -1) == LUA_TNUMBER ? dode_tonumber(L, -1) : 600; dode_pop(L, 1)
             _ = field("tag"); let tag = lua_type(L, -1) == LUA_TSTRING ? String(cString: dode_tostring(L, -1)) : "fit"; dode_pop(L, 1)
-            guard let dir, world >= 1, rank >= 0, rank < world else {
-                throw o.fail("exchange", "{dir = folder, rank = 0..world-1, world = number of processes}")
+            guard let dir, world >= 1, world <= 4096, rank >= 0, rank < world, to.isFinite, to > 0 else {
+                throw o.fail("exchange", "{dir = folder, rank = 0..world-1, world = number of processes (1..4096), timeout = seconds > 0}")
+            }
+            guard tag.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw o.fail("exchange", "a tag of letters, digits, '_' and '-'")
             }
             return (dir, rank, world, to, tag)
         }

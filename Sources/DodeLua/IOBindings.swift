@@ -15,7 +15,7 @@ extension LuaVM {
                 case "safetensors":
                     let f = try Safetensors.read(path: path)
                     lua_createtable(a.L, 0, Int32(f.tensors.count))
-                    for name in f.tensors.keys.sorted() { a.vm.push(f.tensors[name]!); lua_setfield(a.L, -2, name) }
+                    for (name, t) in f.tensors.sorted(by: { $0.key < $1.key }) { a.vm.push(t); lua_setfield(a.L, -2, name) }
                     lua_createtable(a.L, 0, Int32(f.metadata.count))
                     for (k, v) in f.metadata { lua_pushstring(a.L, v); lua_setfield(a.L, -2, k) }
                     return 2
@@ -74,6 +74,13 @@ extension LuaVM {
                 }
             } catch let e as TensorError { throw a.error(e.message) }
             return 0
+        }
+        def("dode.write_text", "dode.write_text(path, text)",
+            "Writes text to a file atomically (a temporary file in the same folder, flushed to disk, then renamed over path), so an interrupted run never leaves a half-written file. Returns path.") { a in
+            let path = try a.string(1), text = try a.string(2)
+            guard !path.isEmpty else { throw a.fail(1, "a file path") }
+            do { try AtomicFile.write(Data(text.utf8), to: path) } catch let e as TensorError { throw a.error(e.message) }
+            return a.push(path)
         }
         def("dode.json.decode", "dode.json.decode(text)", "Decodes JSON text (null becomes dode.json.null).") { a in
             try a.vm.decodeJSON(Data(try a.string(1).utf8), source: "the text")

@@ -52,6 +52,19 @@ public struct LuaArgs {
         }
     }
 
+    /// v as an Int when it is integral and in range (NaN, ±inf, fractions and huge values give nil).
+    static func exactInt(_ v: Double) -> Int? {
+        guard v.isFinite, v == v.rounded(), abs(v) < 9e15 else { return nil }
+        return Int(v)
+    }
+
+    /// The Lua value at i as an exact Int, or nil.
+    static func exactInt(_ L: OpaquePointer, _ i: Int32) -> Int? {
+        guard lua_type(L, i) == LUA_TNUMBER else { return nil }
+        if dode_isinteger(L, i) != 0 { return Int(dode_tointeger(L, i)) }
+        return exactInt(dode_tonumber(L, i))
+    }
+
     static func formatNumber(_ v: Double) -> String {
         if v.isNaN { return "nan" }
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }

@@ -52,12 +52,18 @@ final class LuaSolver: Solver {
         let numbers = lua_type(L, -1) == LUA_TNUMBER
         dode_pop(L, 1)
         if numbers || n == 0 {
-            guard let orders = LuaArgs.numberList(L, t), orders.count == grid.steps else {
+            guard let raw = LuaArgs.numberList(L, t), raw.count == grid.steps else {
                 throw CoreError("solver '\(name)': plan must give one order per grid step (\(grid.steps))")
             }
+            let orders = try raw.enumerated().map { i, v -> Int in
+                guard let o = LuaArgs.exactInt(v), o >= 1, o <= 64 else {
+                    throw CoreError("solver '\(name)': plan entry \(i + 1) must be an order in 1..64 (got \(LuaArgs.formatNumber(v)))")
+                }
+                return o
+            }
             return Plan(evaluations: (0..<grid.steps).map {
-                Evaluation(step: $0, stage: 0, at: grid[$0], lands: grid[$0 + 1], order: Int(orders[$0]), final: true)
-            }, stepOrders: orders.map { Int($0) })
+                Evaluation(step: $0, stage: 0, at: grid[$0], lands: grid[$0 + 1], order: orders[$0], final: true)
+            }, stepOrders: orders)
         }
         var evs: [Evaluation] = []
         for i in 1...n {
@@ -71,12 +77,26 @@ final class LuaSolver: Solver {
                 guard let v = read(lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'") }
                 return v
             }
-            let step = try field("step") { lua_type(L, $0) == LUA_TNUMBER ? Int(dode_tonumber(L, $0)) : nil }
-            let stage = (try? field("stage") { lua_type(L, $0) == LUA_TNUMBER ? Int(dode_tonumber(L, $0)) : nil }) ?? 1
+            /// An optional integer field: absent gives `default`, present must be an exact integer.
+            func optionalInt(_ key: String, _ default: Int) throws -> Int {
+                lua_getfield(L, e, key)
+                defer { dode_pop(L, 1) }
+                if lua_type(L, -1) <= LUA_TNIL { return `default` }
+                guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) has an invalid '\(key)' (\(LuaArgs.describe(L, -1)))") }
+                return v
+            }
+            let step = try field("step") { LuaArgs.exactInt(L, $0) }
+            let stage = try optionalInt("stage", 1)
             let at = try field("at") { LuaVM.object(L, $0, "dode.Point", as: PointBox.self)?.p }
             let lands = try field("lands") { LuaVM.object(L, $0, "dode.Point", as: PointBox.self)?.p }
-            let order = (try? field("order") { lua_type(L, $0) == LUA_TNUMBER ? Int(dode_tonumber(L, $0)) : nil }) ?? 1
-            let final = (try? field("final") { lua_type(L, $0) == LUA_TBOOLEAN ? lua_toboolean(L, $0) != 0 : nil }) ?? true
+            let order = try optionalInt("order", 1)
+            guard stage >= 1, stage <= 64, order >= 1, order <= 64 else {
+                throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 (got stage \(stage), order \(order))")
+            }
+            lua_getfield(L, e, "final")
+            let finalType = lua_type(L, -1), final = finalType == LUA_TBOOLEAN ? lua_toboolean(L, -1) != 0 : true
+            dode_pop(L, 1)
+            guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else { throw CoreError("solver '\(name)': plan entry \(i) has a non-boolean 'final'") }
             guard step >= 1 && step <= grid.steps else { throw CoreError("solver '\(name)': plan entry \(i) has step \(step), outside 1..\(grid.steps)") }
             evs.append(Evaluation(step: step - 1, stage: stage - 1, at: at, lands: lands, order: order, final: final))
         }

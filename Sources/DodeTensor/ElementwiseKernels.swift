@@ -9,23 +9,6 @@ public protocol UnaryKernel { static func f<T: TensorScalar>(_ x: T) -> T }
 public enum BinaryOp: String, CaseIterable, Sendable {
     case add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne
 
-    var kernel: BinaryKernel.Type {
-        switch self {
-        case .add: return K.Add.self
-        case .sub: return K.Sub.self
-        case .mul: return K.Mul.self
-        case .div: return K.Div.self
-        case .pow: return K.Pow.self
-        case .maximum: return K.Max.self
-        case .minimum: return K.Min.self
-        case .lt: return K.Lt.self
-        case .le: return K.Le.self
-        case .gt: return K.Gt.self
-        case .ge: return K.Ge.self
-        case .eq: return K.Eq.self
-        case .ne: return K.Ne.self
-        }
-    }
 }
 
 /// Elementwise unary functions.
@@ -33,28 +16,6 @@ public enum UnaryOp: String, CaseIterable, Sendable {
     case neg, abs, exp, log, sqrt, square, tanh, sigmoid, silu, relu, gelu, sin, cos, floor, ceil,
          round, sign, reciprocal
 
-    var kernel: UnaryKernel.Type {
-        switch self {
-        case .neg: return K.Neg.self
-        case .abs: return K.Abs.self
-        case .exp: return K.Exp.self
-        case .log: return K.Log.self
-        case .sqrt: return K.Sqrt.self
-        case .square: return K.Square.self
-        case .tanh: return K.Tanh.self
-        case .sigmoid: return K.Sigmoid.self
-        case .silu: return K.Silu.self
-        case .relu: return K.Relu.self
-        case .gelu: return K.Gelu.self
-        case .sin: return K.Sin.self
-        case .cos: return K.Cos.self
-        case .floor: return K.Floor.self
-        case .ceil: return K.Ceil.self
-        case .round: return K.Round.self
-        case .sign: return K.Sign.self
-        case .reciprocal: return K.Reciprocal.self
-        }
-    }
 }
 
 /// The kernel types behind `BinaryOp` and `UnaryOp`.

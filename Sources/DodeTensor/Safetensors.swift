@@ -22,9 +22,8 @@ public enum Safetensors {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
-        let names = tensors.keys.sorted()
-        for name in names {
-            let t = tensors[name]!
+        let sorted = tensors.sorted { $0.key < $1.key }
+        for (name, t) in sorted {
             let n = t.count * t.dtype.size
             header[name] = ["dtype": t.dtype == .float64 ? "F64" : "F32", "shape": t.shape,
                             "data_offsets": [offset, offset + n]] as [String: Any]
@@ -36,8 +35,8 @@ public enum Safetensors {
         var len = UInt64(json.count).littleEndian
         d.append(Data(bytes: &len, count: 8))
         d.append(json)
-        for name in names {
-            let c = tensors[name]!.contiguous()
+        for (_, t) in sorted {
+            let c = t.contiguous()
             d.append(Data(bytes: c.storage.raw + c.offset * c.dtype.size, count: c.count * c.dtype.size))
         }
         return d

@@ -38,7 +38,9 @@ extension Tensor {
         if k == 0 { out.apply(.mul, scalar: beta); return }
         let av = a.blasLayout() == nil ? a.clone() : a
         let bv = b.blasLayout() == nil ? b.clone() : b
-        let la = av.blasLayout()!, lb = bv.blasLayout()!
+        guard let la = av.blasLayout(), let lb = bv.blasLayout() else {
+            throw TensorError("internal: no BLAS layout for shapes \(formatShape(a.shape)) and \(formatShape(b.shape))")
+        }
         let ta = la.trans ? CblasTrans : CblasNoTrans, tb = lb.trans ? CblasTrans : CblasNoTrans
         switch out.dtype {
         case .float64:

@@ -42,8 +42,10 @@ public final class Tensor: @unchecked Sendable {
             throw TensorError("\(values.count) values do not fill shape \(formatShape(shape))")
         }
         switch dtype {
-        case .float64: values.withUnsafeBufferPointer { src in
-            pointer(Double.self).update(from: src.baseAddress!, count: count) }
+        case .float64:
+            values.withUnsafeBufferPointer { src in
+                if let base = src.baseAddress, count > 0 { pointer(Double.self).update(from: base, count: count) }
+            }
         case .float32:
             let p = pointer(Float.self)
             for i in 0..<count { p[i] = Float(values[i]) }

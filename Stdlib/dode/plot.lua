@@ -531,15 +531,10 @@ local function no_data(out, L, skipped)
     skipped > 0 and fmt('no data to draw (%d point%s skipped)', skipped, skipped == 1 and '' or 's') or 'no data to draw')
 end
 
+-- Files are written through dode.write_text (temporary file, fsync, rename).
 local function write_atomic(path, text)
-  local tmp = path .. '.tmp'
-  local f, err = io.open(tmp, 'wb')
-  if not f then bad("cannot write '%s': %s", path, tostring(err)) end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then os.remove(tmp); bad("cannot write '%s': %s", path, tostring(werr)) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); bad("cannot write '%s': %s", path, tostring(rerr)) end
+  local ok, err = pcall(dode.write_text, path, text)
+  if not ok then bad('%s', (tostring(err):gsub('^.-dode%.write_text: ', ''))) end
 end
 
 ---------------------------------------------------------------------------------------------

@@ -319,18 +319,13 @@ Table.__len = function(self) return #self._rows end
 ---------------------------------------------------------------------------------------------
 -- Files.
 
+-- Files are written through dode.write_text (temporary file, fsync, rename).
 local function write_atomic(fname, path, text)
   if type(path) ~= 'string' or path == '' then
     error(fmt('dode.table.%s: path must be a file name (got %s)', fname, describe(path)), 3)
   end
-  local tmp = path .. '.tmp'
-  local f, err = io.open(tmp, 'wb')
-  if not f then error(fmt("dode.table.%s: cannot write '%s': %s", fname, path, tostring(err)), 3) end
-  local ok, werr = f:write(text)
-  f:close()
-  if not ok then os.remove(tmp); error(fmt("dode.table.%s: cannot write '%s': %s", fname, path, tostring(werr)), 3) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); error(fmt("dode.table.%s: cannot write '%s': %s", fname, path, tostring(rerr)), 3) end
+  local ok, err = pcall(dode.write_text, path, text)
+  if not ok then error(fmt('dode.table.%s: %s', fname, (tostring(err):gsub('^.-dode%.write_text: ', ''))), 3) end
   return path
 end
 

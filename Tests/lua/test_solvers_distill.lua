@@ -119,6 +119,23 @@ T:add('bad input gives clear errors', function(t)
   os.execute('rm -rf ' .. dir)
   local broken = dode.solver.define{ name = 'broken', plan = function(g) return { 1 } end, update = function(ctx) return ctx.D end }
   t:raises(function() broken:sample(den, x, grid) end, { "solver 'broken'", 'one order per grid step' })
+  -- Non-integral numbers in a Lua plan are errors, not crashes.
+  local nanorders = dode.solver.define{ name = 'nanorders', plan = function(g) local o = {}; for i = 1, #g - 1 do o[i] = 0 / 0 end; return o end,
+    update = function(ctx) return ctx.D end }
+  t:raises(function() nanorders:plan(grid) end, { "solver 'nanorders'", 'plan entry 1 must be an order in 1..64 (got nan)' })
+  local nanstep = dode.solver.define{ name = 'nanstep', plan = function(g) return { { step = 0 / 0, at = g[1], lands = g[2] } } end,
+    update = function(ctx) return ctx.D end }
+  t:raises(function() nanstep:plan(grid) end, { "solver 'nanstep'", "lacks a valid 'step'" })
+  local hugeorder = dode.solver.define{ name = 'hugeorder', plan = function(g) return { { step = 1, at = g[1], lands = g[2], order = 1e300 } } end,
+    update = function(ctx) return ctx.D end }
+  t:raises(function() hugeorder:plan(grid) end, { "solver 'hugeorder'", "invalid 'order'" })
+  local bigorder = dode.solver.define{ name = 'bigorder', plan = function(g) return { { step = 1, at = g[1], lands = g[2], order = 100 } } end,
+    update = function(ctx) return ctx.D end }
+  t:raises(function() bigorder:plan(grid) end, { "solver 'bigorder'", 'stage and order in 1..64' })
+  t:raises(function() dode.distill.fit{ solver = dode.solver.ddim(), denoiser = den, x = x, grid = grid, k = 4,
+    exchange = { dir = '.', rank = 0 / 0, world = 2 } } end, { 'dode.distill.fit', "option 'exchange'" })
+  t:raises(function() dode.distill.fit{ solver = dode.solver.ddim(), denoiser = den, x = x, grid = grid, k = 4,
+    exchange = { dir = '.', rank = 0, world = 1 / 0 } } end, { "option 'exchange'" })
 end)
 
 T:add('Lua function denoisers and guidance', function(t)

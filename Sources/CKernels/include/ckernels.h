@@ -3,14 +3,9 @@
 #ifndef DODE_CKERNELS_H
 #define DODE_CKERNELS_H
 
-/// One row of the exact Gaussian-mixture posterior mean, portable path (see MixtureDenoiser.swift):
+/// Rows of the exact Gaussian-mixture posterior mean (see MixtureDenoiser.swift):
 ///   lp_k = c_k − ½ Σ_j (y_j − μ_kj)²·iv_kj   (components with allowed[k] == 0 skipped)
 ///   r = softmax(lp),  out_j = Σ_k r_k·a_kj + y_j·Σ_k r_k·sh_kj
-/// `lp`, `rr` (K doubles) and `kk` (K ints) are scratch. Returns 0 when no component is allowed.
-int dode_gmm_row(int K, int d, const double *y, const double *mu, const double *iv, const double *a,
-                 const double *sh, const double *c, const unsigned char *allowed,
-                 double *lp, double *rr, int *kk, double *out);
-
 /// R consecutive rows (y and out are R×d; allowed, when given, is R×K); `lp` holds 4·K doubles.
 int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const double *iv, const double *a,
                   const double *sh, const double *c, const unsigned char *allowed,

@@ -26,7 +26,7 @@ public final class Distiller {
         public let targets: [Tensor]
         let den: Denoiser
         let cond: Tensor?
-        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update, d: Tensor, G: [[Double]], r: [Double], rss: Double)? = nil
+        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update, G: [[Double]], r: [Double], rss: Double)? = nil
         init(run: SolverRun, targets: [Tensor], den: Denoiser, cond: Tensor?) {
             self.run = run; self.targets = targets; self.den = den; self.cond = cond
         }
@@ -72,13 +72,11 @@ public final class Distiller {
             }
             want.append(i)
         }
-        let tplan = try teacher.plan(tg)
         var done = 0
         let (_, kept) = try Sampler.sample(teacher, den, x, tg, cond: cond, keep: Set(want)) { _ in
             done += 1
             progress?(done, tg.steps)
         }
-        _ = tplan
         return try want.map { i in
             guard let t = kept[i] else { throw CoreError("internal: no teacher state kept at grid index \(i)") }
             return t
@@ -152,7 +150,7 @@ public final class Distiller {
             }
         }
         let rss = resid.sumSquares()
-        b.pending = (base, deltas, effects, upd, d, G, r, rss)
+        b.pending = (base, deltas, effects, upd, G, r, rss)
         return (G, r, rss, resid.count, effects.map { $0 != nil })
     }
 
