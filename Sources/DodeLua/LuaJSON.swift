@@ -8,7 +8,9 @@ import Foundation
 /// cycles and mixed tables.
 extension LuaVM {
     /// Pushes the Lua value for a Foundation JSON object.
-    func pushJSON(_ v: Any) {
+    func pushJSON(_ v: Any) throws {
+        // Each nesting level holds a table and a value on the Lua stack: make room first.
+        guard lua_checkstack(L, 4) != 0 else { throw TensorError("JSON nested too deeply for the Lua stack") }
         switch v {
         case let s as String: lua_pushstring(L, s)
         case let n as NSNumber:
@@ -19,10 +21,10 @@ extension LuaVM {
             }
         case let arr as [Any]:
             lua_createtable(L, Int32(arr.count), 0)
-            for (i, x) in arr.enumerated() { pushJSON(x); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+            for (i, x) in arr.enumerated() { try pushJSON(x); lua_rawseti(L, -2, lua_Integer(i + 1)) }
         case let obj as [String: Any]:
             lua_createtable(L, 0, Int32(obj.count))
-            for (k, x) in obj { pushJSON(x); lua_setfield(L, -2, k) }
+            for (k, x) in obj { try pushJSON(x); lua_setfield(L, -2, k) }
         default: lua_pushlightuserdata(L, nil)
         }
     }
@@ -32,7 +34,7 @@ extension LuaVM {
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
         catch { throw TensorError("invalid JSON in \(source): \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)") }
-        pushJSON(obj)
+        try pushJSON(obj)
     }
 
     /// Encodes the Lua value at `idx` as JSON text.
@@ -66,6 +68,7 @@ extension LuaVM {
             try encodeValue(lua_gettop(L), indent: indent, level: level, seen: &seen, out: &out)
         case LUA_TTABLE:
             guard level < 200 else { throw TensorError("cannot encode tables nested deeper than 200 levels in JSON") }
+            guard lua_checkstack(L, 4) != 0 else { throw TensorError("JSON nested too deeply for the Lua stack") }
             let ptr = lua_topointer(L, i)!
             guard !seen.contains(ptr) else { throw TensorError("cannot encode a table that contains itself in JSON") }
             seen.insert(ptr)

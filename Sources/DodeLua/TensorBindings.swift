@@ -149,6 +149,7 @@ extension LuaVM {
 
     /// Pushes a tensor's values as nested Lua tables.
     func pushNested(_ t: Tensor) {
+        _ = lua_checkstack(L, 4)   // one table per dimension (rank ≤ 16)
         if t.rank == 0 { lua_pushnumber(L, t.item); return }
         lua_createtable(L, Int32(min(t.shape[0], Int(Int32.max))), 0)
         if t.rank == 1 {

@@ -138,6 +138,11 @@ T:add('files round-trip', function(t)
   t:eq(io.open(dir .. '/t.txt'):read('a'), 'hello', 'write_text wrote the text')
   t:raises(function() dode.write_text(dir .. '/no/such/folder/t.txt', 'x') end, { 'dode.write_text', 'does not exist' })
   t:eq(dode.tensor{}:numel(), 0, 'an empty table gives an empty tensor')
+  -- Deep nesting is an error, never a Lua stack overflow.
+  local deep = {}; local c = deep
+  for _ = 1, 100000 do c[1] = {}; c = c[1] end
+  t:raises(function() dode.json.encode(deep) end, { 'dode.json.encode', 'nested deeper than 200 levels' })
+  t:raises(function() dode.json.decode(string.rep('[', 100000) .. string.rep(']', 100000)) end, { 'dode.json.decode', 'invalid JSON' })
   local f = io.open(dir .. '/bad.json', 'w'); f:write('{"a": [1, 2'); f:close()
   t:raises(function() dode.load(dir .. '/bad.json') end, { 'dode.load', 'bad.json', 'invalid JSON' })
   os.execute('rm -rf ' .. dir)
