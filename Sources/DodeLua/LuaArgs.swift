@@ -297,7 +297,7 @@ public struct LuaOptions {
 
     /// One of `choices` (the message lists them).
     public func choice(_ key: String, _ choices: [String]) throws -> String? {
-        guard let s = try with(key, { i -> String? in
+        guard let s = with(key, { i -> String? in
             if lua_type(L, i) <= LUA_TNIL { return nil }
             guard lua_type(L, i) == LUA_TSTRING else { return "\u{0}" }
             return String(cString: dode_tostring(L, i))

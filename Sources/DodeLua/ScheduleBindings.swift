@@ -14,7 +14,7 @@ extension LuaVM {
                 guard !o.has("betas") else { throw a.error("give either 'betas' or 'alphas_cumprod', not both") }
                 return a.vm.pushReturning(try Schedule.vp(alphasCumprod: ac.toArray(), interpolation: interp))
             }
-            if let bt = try o.with("betas", { i in LuaArgs.tensorAt(a.L, i) }) {
+            if let bt = o.with("betas", { i in LuaArgs.tensorAt(a.L, i) }) {
                 return a.vm.pushReturning(try Schedule.vp(betasArray: bt.toArray(), interpolation: interp))
             }
             let kind = try o.choice("betas", ["linear", "scaled_linear", "cosine"]) ?? "linear"

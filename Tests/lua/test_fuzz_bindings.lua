@@ -86,6 +86,10 @@ T:add('every binding survives random arguments', function(t)
       if target.method and math.random() < 0.8 then first = pool_tensors[math.random(#pool_tensors)]
       elseif target.gen and math.random() < 0.8 then first = g end
       local args, n = random_args(first)
+      if target.name == 'dode.write_stderr' then
+        -- Still called with every argument type, but strings emptied so the log stays readable.
+        for i = 1, n do if type(args[i]) == 'string' then args[i] = '' end end
+      end
       dode.limits{ max_bytes = CAP }
       local t0 = dode.clock()
       local ok, err = pcall(target.fn, table.unpack(args, 1, n))
