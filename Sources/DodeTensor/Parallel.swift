@@ -33,6 +33,28 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on `workers` threads (at most
+    /// `threads`); worker w takes chunks w, w + workers, … in order, so per-worker state (e.g.
+    /// reusable buffers indexed by `worker`) is never shared between threads.
+    @inlinable
+    public static func forEachWorker(chunks: Int, workers: Int, _ body: (_ worker: Int, _ chunk: Int) -> Void) {
+        let t = max(1, min(workers, chunks))
+        if t == 1 {
+            for c in 0..<chunks { body(0, c) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: t) { w in
+                var c = w
+                while c < chunks {
+                    box.value(w, c)
+                    c += t
+                }
+            }
+        }
+    }
+
     /// Splits `0..<count` into ranges of at least `grain` elements and runs them in parallel.
     /// The split depends only on `count` and `grain`.
     @inlinable

@@ -14,6 +14,41 @@ int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const 
 /// y = x·σ(x) (SiLU) for n Float32 values; x and y may be the same array.
 void dode_silu_f32(const float *x, float *y, long n);
 
+/// Activation kinds of dode_act_f32 and the fused GroupNorm.
+enum { DODE_ACT_NONE = 0, DODE_ACT_SILU = 1, DODE_ACT_MISH = 2, DODE_ACT_GELU = 3, DODE_ACT_RELU = 4 };
+
+/// y = act(x) for n Float32 values (x and y may be the same array): SiLU, Mish x·tanh(softplus x)
+/// (softplus = x above 20, as PyTorch), GELU 0.5·x·(1 + erf(x/√2)) (exact form), ReLU.
+void dode_act_f32(const float *x, float *y, long n, int act);
+
+/// Row-wise softmax of a rows×cols Float32 matrix with row stride ld, in place (max subtracted,
+/// sums in Float64).
+void dode_softmax_rows_f32(float *s, long rows, long cols, long ld);
+
+// U-Net kernels (conv.c). Activations of n images are channel-major: [C][n][H][W].
+
+/// im2col of a k×k convolution with stride and top/left padding (bottom/right padding is
+/// implied by Ho, Wo): col[(c·k + ky)·k + kx][b·Ho·Wo + oy·Wo + ox] = x[c][b][oy·s + ky − pt][ox·s + kx − pl]
+/// or 0 outside the image. The row index matches PyTorch's weight layout [Cout][Cin][k][k].
+void dode_im2col_f32(const float *x, long C, long n, long H, long W, long k, long stride, long pt, long pl,
+                     long Ho, long Wo, float *col);
+
+/// y[c][b][·] = bias[c] + tb[b·ldt + c] (either may be NULL): the initial value of an sgemm with β = 1.
+void dode_fill_bias_f32(float *y, long C, long n, long HW, const float *bias, const float *tb, long ldt);
+
+/// GroupNorm over [C][n][HW] with G groups (PyTorch's: biased variance, statistics per image and
+/// group, here accumulated in Float64), affine gamma/beta (NULL = 1/0), then optionally
+/// ·(1 + scale[b·ldss + c]) + shift[b·ldss + c] (diffusers' scale-shift time conditioning), then act.
+void dode_group_norm_f32(const float *x, float *y, long C, long n, long HW, long G, float eps,
+                         const float *gamma, const float *beta, const float *scale, const float *shift, long ldss,
+                         int act);
+
+/// Nearest-neighbour 2× upsampling of `planes` H×W planes into 2H×2W planes.
+void dode_upsample2_f32(const float *x, long planes, long H, long W, float *y);
+
+/// 2×2 average pooling with stride 2 (floor of odd sizes) of `planes` H×W planes.
+void dode_avgpool2_f32(const float *x, long planes, long H, long W, float *y);
+
 /// 1 when the AVX2/FMA path is in use.
 int dode_kernels_avx2(void);
 #endif

@@ -1,0 +1,286 @@
+import CBLAS
+import CKernels
+import DodeTensor
+import Foundation
+
+/// diffusers' `ResnetBlock2D` (resnet.py):
+/// h = conv1(act(norm1(x))) [+ proj(act(temb)) per channel when time_embedding_norm = "default"],
+/// h = act(norm2(h)) [·(1 + scale) + shift before the activation for "scale_shift"],
+/// out = (shortcut(x) + conv2(h)) / output_scale_factor, with a 1×1 `conv_shortcut` when the
+/// channel count changes. `up`/`down` variants resample both paths after norm1 (nearest 2× or
+/// 2×2 average pooling), as diffusers' ResNet up/downsamplers do.
+struct ResnetBlock {
+    enum Resample { case none, up, down }
+    let norm1: GroupNorm, conv1: Conv2d, timeProj: Linear, norm2: GroupNorm, conv2: Conv2d
+    let shortcut: Conv2d?
+    let scaleShift: Bool, act: Activation, outputScale: Float, resample: Resample
+
+    init(_ s: WeightStore, _ prefix: String, cin: Int, cout: Int, _ cfg: UNetConfig, outputScale: Double = 1,
+         resample: Resample = .none) throws {
+        norm1 = try GroupNorm(s, "\(prefix).norm1", groups: cfg.normNumGroups, channels: cin, eps: cfg.normEps)
+        conv1 = try Conv2d(s, "\(prefix).conv1", cin: cin, cout: cout, k: 3)
+        timeProj = try Linear(s, "\(prefix).time_emb_proj", fin: cfg.timeEmbedDim, fout: cfg.scaleShift ? 2 * cout : cout)
+        norm2 = try GroupNorm(s, "\(prefix).norm2", groups: cfg.normNumGroups, channels: cout, eps: cfg.normEps)
+        conv2 = try Conv2d(s, "\(prefix).conv2", cin: cout, cout: cout, k: 3)
+        shortcut = cin != cout ? try Conv2d(s, "\(prefix).conv_shortcut", cin: cin, cout: cout, k: 1, pad: 0) : nil
+        scaleShift = cfg.scaleShift
+        act = cfg.actFn
+        self.outputScale = Float(outputScale)
+        self.resample = resample
+    }
+
+    /// A new activation; `x` is not consumed.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
+        let n = ctx.n
+        var h = norm1(x, ctx, act: act)
+        var skip = x, ownsSkip = false
+        if resample != .none {
+            let (ho, wo) = resample == .up ? (2 * x.h, 2 * x.w) : (x.h / 2, x.w / 2)
+            let xs = ctx.alloc(x.c, ho, wo), hs = ctx.alloc(x.c, ho, wo)
+            if resample == .up {
+                dode_upsample2_f32(x.p, x.c * n, x.h, x.w, xs.p)
+                dode_upsample2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+            } else {
+                dode_avgpool2_f32(x.p, x.c * n, x.h, x.w, xs.p)
+                dode_avgpool2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+            }
+            ctx.release(h)
+            h = hs
+            skip = xs
+            ownsSkip = true
+        }
+        let cout = conv1.cout, tw = timeProj.fout
+        let tp = ctx.pool.take(n * tw)
+        timeProj.rows(ctx.actTemb, n, into: tp)
+        let h1 = scaleShift ? conv1(h, ctx) : conv1(h, ctx, timeBias: tp, ld: tw)
+        ctx.release(h)
+        _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil, into: h1)
+        ctx.pool.give(tp, n * tw)
+        let out = conv2(h1, ctx)
+        ctx.release(h1)
+        if let shortcut {
+            let sc = shortcut(skip, ctx)
+            if ownsSkip { ctx.release(skip) }
+            skip = sc
+            ownsSkip = true
+        }
+        let count = out.c * n * out.plane
+        let o = out.p, sk = skip.p
+        if outputScale == 1 {
+            for i in 0..<count { o[i] = sk[i] + o[i] }
+        } else {
+            let f = outputScale
+            for i in 0..<count { o[i] = (sk[i] + o[i]) / f }
+        }
+        if ownsSkip { ctx.release(skip) }
+        return out
+    }
+}
+
+/// diffusers' `Attention` as UNet2DModel builds it (`_from_deprecated_attn_block`): spatial
+/// self-attention over the H·W positions with an optional GroupNorm, q/k/v projections of
+/// `heads × dim_head` channels, softmax(q·kᵀ/√dim_head)·v per head, the output projection, the
+/// residual, and division by `rescale_output_factor`.
+struct AttentionBlock {
+    let norm: GroupNorm?
+    let q: Linear, k: Linear, v: Linear, o: Linear
+    let heads: Int, dimHead: Int, rescale: Float
+
+    init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double, rescale: Double) throws {
+        norm = try groups.map { try GroupNorm(s, "\(prefix).group_norm", groups: $0, channels: channels, eps: eps) }
+        heads = channels / headDim
+        dimHead = headDim
+        let inner = heads * headDim
+        q = try Linear(s, "\(prefix).to_q", fin: channels, fout: inner)
+        k = try Linear(s, "\(prefix).to_k", fin: channels, fout: inner)
+        v = try Linear(s, "\(prefix).to_v", fin: channels, fout: inner)
+        o = try Linear(s, "\(prefix).to_out.0", fin: inner, fout: channels)
+        self.rescale = Float(rescale)
+    }
+
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
+        let n = ctx.n, L = x.plane, N = n * L, inner = heads * dimHead
+        let hn = norm.map { $0(x, ctx) } ?? x
+        let Q = ctx.pool.take(inner * N), K = ctx.pool.take(inner * N), V = ctx.pool.take(inner * N), O = ctx.pool.take(inner * N)
+        q.columns(hn.p, N, into: Q)
+        k.columns(hn.p, N, into: K)
+        v.columns(hn.p, N, into: V)
+        if norm != nil { ctx.release(hn) }
+        let S = ctx.pool.scratch(L * L)
+        let scale = 1 / Float(dimHead).squareRoot()
+        for b in 0..<n {
+            for h in 0..<heads {
+                let off = h * dimHead * N + b * L
+                // S[i][j] = scale · Σ_d Q[d][i] K[d][j]
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(L), Int32(L), Int32(dimHead), scale,
+                            Q + off, Int32(N), K + off, Int32(N), 0, S, Int32(L))
+                dode_softmax_rows_f32(S, L, L, L)
+                // O[d][i] = Σ_j V[d][j] S[i][j]
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(dimHead), Int32(L), Int32(L), 1,
+                            V + off, Int32(N), S, Int32(L), 0, O + off, Int32(N))
+            }
+        }
+        let out = ctx.alloc(x.c, x.h, x.w)
+        o.columns(O, N, into: out.p)
+        for p in [Q, K, V, O] { ctx.pool.give(p, inner * N) }
+        let count = x.c * N
+        let r = rescale, y = out.p, xi = x.p
+        if r == 1 {
+            for i in 0..<count { y[i] = y[i] + xi[i] }
+        } else {
+            for i in 0..<count { y[i] = (y[i] + xi[i]) / r }
+        }
+        return out
+    }
+}
+
+/// `DownBlock2D` / `AttnDownBlock2D`: ResNets (each followed by attention in the Attn variant),
+/// then a downsampler (a stride-2 3×3 conv — with diffusers' (0, 1, 0, 1) zero padding when
+/// `downsample_padding` is 0 — or a ResNet with 2×2 average pooling). Every intermediate state is
+/// a skip connection for the way up.
+struct DownBlock {
+    enum Downsampler { case conv(Conv2d), resnet(ResnetBlock) }
+    let resnets: [ResnetBlock]
+    let attentions: [AttentionBlock]
+    let downsampler: Downsampler?
+
+    init(_ s: WeightStore, _ i: Int, cin: Int, cout: Int, final: Bool, _ cfg: UNetConfig) throws {
+        let prefix = "down_blocks.\(i)"
+        let attn = cfg.downBlockTypes[i] == .attnDown
+        resnets = try (0..<cfg.layersPerBlock).map {
+            try ResnetBlock(s, "\(prefix).resnets.\($0)", cin: $0 == 0 ? cin : cout, cout: cout, cfg)
+        }
+        attentions = attn ? try (0..<cfg.layersPerBlock).map {
+            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: cout, headDim: cfg.attentionHeadDim ?? cout,
+                               groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
+        } : []
+        if final {
+            downsampler = nil
+        } else if attn && cfg.downsampleType == .resnet {
+            downsampler = .resnet(try ResnetBlock(s, "\(prefix).downsamplers.0", cin: cout, cout: cout, cfg, resample: .down))
+        } else {
+            let p = cfg.downsamplePadding
+            downsampler = .conv(try Conv2d(s, "\(prefix).downsamplers.0.conv", cin: cout, cout: cout, k: 3, stride: 2,
+                                           pad: p, padBottomRight: p == 0 ? 1 : p))
+        }
+    }
+
+    /// Runs the block on `x`, appending each new state to `skips` (which owns them); returns the last.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, skips: inout [Activation4]) -> Activation4 {
+        var h = x
+        for (j, r) in resnets.enumerated() {
+            h = r(h, ctx)
+            if j < attentions.count {
+                let a = attentions[j](h, ctx)
+                ctx.release(h)
+                h = a
+            }
+            skips.append(h)
+        }
+        switch downsampler {
+        case .conv(let c)?: h = c(h, ctx); skips.append(h)
+        case .resnet(let r)?: h = r(h, ctx); skips.append(h)
+        case nil: break
+        }
+        return h
+    }
+}
+
+/// `UNetMidBlock2D`: ResNet, [attention,] ResNet, with `mid_block_scale_factor` as both output
+/// scales. The attention's GroupNorm uses `attn_norm_num_groups`, defaulting to `norm_num_groups`
+/// with default time conditioning and to no norm at all with scale-shift (as diffusers does).
+struct MidBlock {
+    let first: ResnetBlock, attention: AttentionBlock?, second: ResnetBlock
+
+    init(_ s: WeightStore, channels c: Int, _ cfg: UNetConfig) throws {
+        first = try ResnetBlock(s, "mid_block.resnets.0", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
+        let groups = cfg.attnNormNumGroups ?? (cfg.scaleShift ? nil : cfg.normNumGroups)
+        attention = cfg.addAttention ? try AttentionBlock(s, "mid_block.attentions.0", channels: c, headDim: cfg.attentionHeadDim ?? c,
+                                                          groups: groups, eps: cfg.normEps, rescale: cfg.midBlockScaleFactor) : nil
+        second = try ResnetBlock(s, "mid_block.resnets.1", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
+    }
+
+    /// A new activation; `x` is not consumed.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
+        var h = first(x, ctx)
+        if let attention {
+            let a = attention(h, ctx)
+            ctx.release(h)
+            h = a
+        }
+        let out = second(h, ctx)
+        ctx.release(h)
+        return out
+    }
+}
+
+/// `UpBlock2D` / `AttnUpBlock2D`: layers_per_block + 1 ResNets, each on the concatenation of the
+/// state with the next skip connection (taken from the end), each followed by attention in the
+/// Attn variant, then an upsampler (nearest 2× and a 3×3 conv, or a ResNet with nearest 2×).
+struct UpBlock {
+    enum Upsampler { case conv(Conv2d), resnet(ResnetBlock) }
+    let resnets: [ResnetBlock]
+    let attentions: [AttentionBlock]
+    let upsampler: Upsampler?
+
+    init(_ s: WeightStore, _ i: Int, cin: Int, cout: Int, prev: Int, final: Bool, _ cfg: UNetConfig) throws {
+        let prefix = "up_blocks.\(i)"
+        let attn = cfg.upBlockTypes[i] == .attnUp
+        let layers = cfg.layersPerBlock + 1
+        resnets = try (0..<layers).map { j in
+            let skip = j == layers - 1 ? cin : cout
+            let rin = j == 0 ? prev : cout
+            return try ResnetBlock(s, "\(prefix).resnets.\(j)", cin: rin + skip, cout: cout, cfg)
+        }
+        attentions = attn ? try (0..<layers).map {
+            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: cout, headDim: cfg.attentionHeadDim ?? cout,
+                               groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
+        } : []
+        if final {
+            upsampler = nil
+        } else if attn && cfg.upsampleType == .resnet {
+            upsampler = .resnet(try ResnetBlock(s, "\(prefix).upsamplers.0", cin: cout, cout: cout, cfg, resample: .up))
+        } else {
+            upsampler = .conv(try Conv2d(s, "\(prefix).upsamplers.0.conv", cin: cout, cout: cout, k: 3))
+        }
+    }
+
+    /// Consumes `x` and the skips it uses; returns a new activation.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, skips: inout [Activation4]) throws -> Activation4 {
+        var h = x
+        let n = ctx.n
+        for (j, r) in resnets.enumerated() {
+            guard let skip = skips.popLast() else { throw CoreError("U-Net: no skip connection left for up block resnet \(j + 1)") }
+            guard skip.h == h.h, skip.w == h.w else {
+                throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); the input's height and width must be divisible by 2^(number of downsamplings)")
+            }
+            let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
+            let a = h.c * n * h.plane
+            cat.p.update(from: h.p, count: a)
+            (cat.p + a).update(from: skip.p, count: skip.c * n * skip.plane)
+            ctx.release(skip)
+            ctx.release(h)
+            h = r(cat, ctx)
+            ctx.release(cat)
+            if j < attentions.count {
+                let at = attentions[j](h, ctx)
+                ctx.release(h)
+                h = at
+            }
+        }
+        switch upsampler {
+        case .conv(let c)?:
+            let u = ctx.alloc(h.c, 2 * h.h, 2 * h.w)
+            dode_upsample2_f32(h.p, h.c * n, h.h, h.w, u.p)
+            ctx.release(h)
+            h = c(u, ctx)
+            ctx.release(u)
+        case .resnet(let r)?:
+            let u = r(h, ctx)
+            ctx.release(h)
+            h = u
+        case nil: break
+        }
+        return h
+    }
+}

@@ -1,0 +1,162 @@
+import XCTest
+@testable import DodeCore
+
+/// The native UNet2DModel against diffusers on the committed fixtures (Tests/Fixtures/unet,
+/// written by Scripts/make_unet_fixtures.py) and the trained Fashion-MNIST model.
+///
+/// Tolerance: 1e-4 relative (max|a − b| / max|b|, issue 8). Both sides run in Float32 with
+/// different summation orders (im2col + OpenBLAS against oneDNN), and the sinusoidal embedding
+/// of t ≈ 1000 is itself only good to ~3e-5 in Float32, so agreement is ~1e-6, not 1e-12.
+final class UNetTests: XCTestCase {
+    static let fixtures = ["cifar_small", "heads_scale_shift", "resnet_sampling_classes", "timestep_class_nomid",
+                           "identity_class", "legacy_attention"]
+
+    func run(_ name: String, threads: Int = 2) throws -> (out: Tensor, ref: Tensor) {
+        let dir = Support.path("Tests/Fixtures/unet/\(name)")
+        let net = try UNet2DModel(folder: dir + "/unet")
+        let io = try Safetensors.read(path: dir + "/io.safetensors").tensors
+        let x = try XCTUnwrap(io["x"]), t = try XCTUnwrap(io["t"]), ref = try XCTUnwrap(io["out"])
+        var labels: [Int]? = nil, vectors: Tensor? = nil
+        if let c = io["class_labels"] {
+            if c.rank == 1 { labels = c.toArray().map { Int($0) } } else { vectors = c }
+        }
+        let saved = Parallel.threads
+        Parallel.threads = threads
+        defer { Parallel.threads = saved }
+        let out = try net.forward(x, timesteps: t.toArray(), classLabels: labels, classVectors: vectors)
+        return (out, ref)
+    }
+
+    func testFixturesMatchDiffusers() throws {
+        for name in Self.fixtures {
+            let (out, ref) = try run(name)
+            XCTAssertEqual(out.shape, ref.shape, name)
+            let err = Support.relError(out.to(.float64), ref.to(.float64))
+            XCTAssertLessThan(err, 1e-4, "\(name): relative error \(err)")
+            print("unet fixture \(name): relative error \(err)")
+        }
+    }
+
+    func testTrainedFashionModelMatchesPyTorch() throws {
+        let dir = Support.path("Models/fashion_unet")
+        let net = try UNet2DModel(folder: dir + "/unet")
+        let fx = try Safetensors.read(path: dir + "/fixture.safetensors").tensors
+        let x = try XCTUnwrap(fx["x"]), t = try XCTUnwrap(fx["t"]), eps = try XCTUnwrap(fx["eps"])
+        let out = try net.forward(x, timesteps: t.toArray())
+        let err = Support.relError(out.to(.float64), eps.to(.float64))
+        XCTAssertLessThan(err, 1e-4, "relative error \(err)")
+    }
+
+    /// Same bits whatever the thread count (the chunking depends on the batch and image size
+    /// only). Across batch sizes a sample meets sgemms with other column counts, whose kernels
+    /// may order a sum differently (design.md "Tolerances": identical up to BLAS summation
+    /// order), so there the bound is 1e-5 relative: a few Float32 roundings through ~40 layers.
+    func testThreadAndBatchInvariance() throws {
+        let (a, _) = try run("cifar_small", threads: 1)
+        let (b, _) = try run("cifar_small", threads: 2)
+        XCTAssertTrue(a.toArray() == b.toArray(), "1 and 2 threads differ")
+        let dir = Support.path("Tests/Fixtures/unet/cifar_small")
+        let net = try UNet2DModel(folder: dir + "/unet")
+        let io = try Safetensors.read(path: dir + "/io.safetensors").tensors
+        let x = try XCTUnwrap(io["x"])
+        let big = try Tensor.cat([x, x, x, x, x, x], dim: 0)   // 18 images: several chunks and a ragged one
+        let all = try net.forward(big, timesteps: [421.5])
+        for i in 0..<3 {
+            let one = try net.forward(try x.narrow(0, i, 1).contiguous(), timesteps: [421.5])
+            let err = Support.relError(one.to(.float64), try all.narrow(0, i + 15, 1).to(.float64))
+            XCTAssertLessThan(err, 1e-5, "sample \(i)")
+        }
+    }
+
+    func testDenoiserFolderAndPrediction() throws {
+        let vp = try Schedule.vp()
+        // heads_scale_shift ships a scheduler config with v_prediction.
+        let den = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"), schedule: vp, predicts: nil)
+        XCTAssertEqual(den.prediction, .v)
+        XCTAssertThrowsError(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"), schedule: vp, predicts: .eps)) {
+            XCTAssertTrue("\($0)".contains("prediction_type"), "\($0)")
+        }
+        // The unet folder itself finds ../scheduler too.
+        let den2 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift/unet"), schedule: vp, predicts: nil)
+        XCTAssertEqual(den2.prediction, .v)
+        // No scheduler: the option, default eps.
+        let den3 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/legacy_attention"), schedule: vp, predicts: nil)
+        XCTAssertEqual(den3.prediction, .eps)
+        // D = (x − σ·ε)/α on a flat or NCHW state, Float64 in and out.
+        let io = try Safetensors.read(path: Support.path("Tests/Fixtures/unet/legacy_attention/io.safetensors")).tensors
+        let x = try XCTUnwrap(io["x"]).to(.float64)
+        let p = try vp.point(t: 421.5)
+        let d = try den3.denoise(x, at: p)
+        let eps = try den3.network.forward(x.to(.float32), timesteps: [421.5])
+        let expect = try Tensor.binary(.sub, x, Tensor.binary(.mul, eps.to(.float64), scalar: p.sigma))
+        let want = Tensor.binary(.mul, expect, scalar: 1 / p.alpha)
+        XCTAssertLessThan(Support.relError(d, want), 1e-6)
+        XCTAssertEqual(d.dtype, .float64)
+        let flat = try den3.denoise(try x.reshape([3, 3 * 16 * 16]), at: p)
+        XCTAssertEqual(flat.toArray(), d.toArray())
+    }
+
+    func testBadCheckpoints() throws {
+        let src = Support.path("Tests/Fixtures/unet/legacy_attention/unet")
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dode-unet-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let cfgData = try Data(contentsOf: URL(fileURLWithPath: src + "/config.json"))
+        let cfg = try JSONSerialization.jsonObject(with: cfgData) as! [String: Any]
+        var w = try Safetensors.read(path: src + "/diffusion_pytorch_model.safetensors").tensors
+
+        func expectError(_ config: [String: Any], _ weights: [String: Tensor], _ needles: [String], line: UInt = #line) throws {
+            let c = try UNetConfig(json: config, source: "config.json")
+            XCTAssertThrowsError(try UNet2DModel(config: c, weights: weights, source: "model.safetensors"), line: line) { e in
+                for n in needles { XCTAssertTrue("\(e)".contains(n), "'\(n)' not in: \(e)", line: line) }
+            }
+        }
+        func expectConfigError(_ config: [String: Any], _ needles: [String], line: UInt = #line) {
+            XCTAssertThrowsError(try UNetConfig(json: config, source: "config.json"), line: line) { e in
+                for n in needles { XCTAssertTrue("\(e)".contains(n), "'\(n)' not in: \(e)", line: line) }
+            }
+        }
+        // A missing tensor, a wrong shape, a tensor nobody uses.
+        var missing = w
+        missing.removeValue(forKey: "up_blocks.1.resnets.0.conv1.weight")
+        try expectError(cfg, missing, ["model.safetensors", "up_blocks.1.resnets.0.conv1.weight"])
+        var wrong = w
+        wrong["conv_in.bias"] = try Tensor(zeros: [7], dtype: .float32)
+        try expectError(cfg, wrong, ["conv_in.bias", "shape 7", "needs 8"])
+        w["extra.weight"] = try Tensor(zeros: [2], dtype: .float32)
+        try expectError(cfg, w, ["extra.weight", "does not use"])
+        // Unsupported or malformed config values.
+        var c1 = cfg; c1["down_block_types"] = ["DownBlock2D", "SkipDownBlock2D", "DownBlock2D"]
+        expectConfigError(c1, ["down_block_types", "SkipDownBlock2D", "AttnDownBlock2D"])
+        var c2 = cfg; c2["time_embedding_type"] = "fourier"
+        expectConfigError(c2, ["time_embedding_type", "positional"])
+        var c3 = cfg; c3["resnet_time_scale_shift"] = "ada_group"
+        expectConfigError(c3, ["resnet_time_scale_shift", "scale_shift"])
+        var c4 = cfg; c4["block_out_channels"] = [8, 16]
+        expectConfigError(c4, ["down_block_types", "block_out_channels"])
+        var c5 = cfg; c5["layers_per_block"] = "two"
+        expectConfigError(c5, ["layers_per_block", "integer"])
+        var c6 = cfg; c6["norm_num_groups"] = 3
+        expectConfigError(c6, ["norm_num_groups", "does not divide"])
+        var c7 = cfg; c7["act_fn"] = "tanh"
+        expectConfigError(c7, ["act_fn", "silu"])
+        var c8 = cfg; c8["some_new_option"] = 1
+        expectConfigError(c8, ["unknown key 'some_new_option'"])
+        // Malformed files on disk.
+        try Data("{ not json".utf8).write(to: URL(fileURLWithPath: tmp + "/config.json"))
+        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("config.json"), "\($0)") }
+        try cfgData.write(to: URL(fileURLWithPath: tmp + "/config.json"))
+        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)") }
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: tmp + "/diffusion_pytorch_model.safetensors"))
+        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)") }
+        // Inputs the architecture cannot take.
+        let net = try UNet2DModel(folder: src)
+        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 10, 16], dtype: .float32), timesteps: [1])) {
+            XCTAssertTrue("\($0)".contains("multiples of 4"), "\($0)")
+        }
+        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 2, 16, 16], dtype: .float32), timesteps: [1]))
+        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 16, 16], dtype: .float32), timesteps: [1], classLabels: [1])) {
+            XCTAssertTrue("\($0)".contains("no class embedding"), "\($0)")
+        }
+    }
+}
