@@ -5,7 +5,7 @@ DODE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # One build configuration for tests, examples and the tool, so CI compiles once.
 DODE_BUILD_FLAGS=(-c release -Xswiftc -enable-testing)
 DODE_BIN="$DODE_ROOT/.build/release/dode"
-DODE_PACKAGES=(liblua5.4-dev libopenblas-dev libedit-dev zlib1g-dev libpng-dev)
+DODE_PACKAGES=(liblua5.4-dev libopenblas-dev libedit-dev zlib1g-dev libpng-dev dataset-fashion-mnist)
 
 dode_install_packages() {
     local missing=()

@@ -119,6 +119,21 @@ if want('network') then
   row('W2 digits MLP DPM++(2M), 10 NFE, batch ' .. nb, results.net_dpmpp2m)
 end
 
+-- Workload 6: a diffusers UNet2DModel forward pass (the reduced DDPM-CIFAR-10 fixture), batch 64.
+local unet_path = (debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or 'Scripts') .. '/../Tests/Fixtures/unet/cifar_small'
+local unet_batch = quick and 16 or 64
+if want('unet') then
+  local uden = dode.denoiser.unet{ path = unet_path, schedule = vp }
+  local xu = dode.randn(dode.Generator(4), unet_batch, 3, 32, 32, { dtype = 'float32' })
+  local p = vp:point{ t = 500 }
+  uden(xu, p)   -- the first call sizes the workers' buffers
+  local t_u = best(function() local _ = uden(xu, p) end)
+  local flops = unet_batch * dode._bench.unet_flops(uden, 32, 32)
+  results.unet_forward = t_u
+  row(string.format('W6 UNet2DModel (cifar_small) forward, batch %d', unet_batch), t_u, 'conv flops at sgemm rate', flops / sgemm_rate, '',
+    string.format('%.0f images/s; convolutions %.1f GFLOP/s = %.0f%% of sgemm', unet_batch / t_u, flops / t_u / 1e9, 100 * flops / t_u / sgemm_rate))
+end
+
 -- Workload 3: a D-ODE fit against one teacher pass + one student pass.
 if want('fit') then
   local vpm = dode.gmm and nil
@@ -190,7 +205,7 @@ print(st:match('VmHWM:%%s*(%%d+)'))
 end
 
 -- PyTorch on the same work.
-if opts.torch and (want('mixture') or want('network')) then
+if opts.torch and (want('mixture') or want('network') or want('unet')) then
   local py = os.getenv('DODE_BENCH_PYTHON') or ((os.getenv('XDG_CACHE_HOME') or (os.getenv('HOME') .. '/.cache')) .. '/dode-venv/bin/python')
   local fh = io.open(py)
   if fh then
@@ -199,7 +214,7 @@ if opts.torch and (want('mixture') or want('network')) then
     for i = 1, #kgrid do sig[i] = kgrid[i].s end
     local spec = opts.out .. '/bench_torch_spec.json'
     dode.save(spec, { mixture = mixpath, mixture_batch = batch, sigmas = sig, reps = reps, model = dode.models.path('digits_mlp'),
-      net_batch = nb, labels = ngrid:timesteps() })
+      net_batch = nb, labels = ngrid:timesteps(), unet = want('unet') and unet_path or nil, unet_batch = unet_batch })
     local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or 'Scripts'
     local p = io.popen(string.format('%q %q %q 2>&1', py, here .. '/bench_torch.py', spec))
     local text = p:read('a')
@@ -215,6 +230,11 @@ if opts.torch and (want('mixture') or want('network')) then
         row('W2 PyTorch MLP DDIM', tr.net_ddim, 'dode (same work)', results.net_ddim, '', string.format('dode is %.2fx faster', tr.net_ddim / results.net_ddim))
         row('W2 PyTorch MLP DPM++(2M)', tr.net_dpmpp2m, 'dode (same work)', results.net_dpmpp2m, '', string.format('dode is %.2fx faster', tr.net_dpmpp2m / results.net_dpmpp2m))
         row('PyTorch MLP forward', tr.net_forward, 'dode (same work)', results.net_forward, '', string.format('dode is %.2fx faster', tr.net_forward / results.net_forward))
+      end
+      if results.unet_forward and tr.unet_forward then
+        row('W6 PyTorch UNet2DModel forward (diffusers)', tr.unet_forward, 'dode (same work)', results.unet_forward, '>= 0.7x torch speed',
+          string.format('dode runs at %.2fx the speed of torch (%.0f vs %.0f images/s)', tr.unet_forward / results.unet_forward,
+            unet_batch / results.unet_forward, unet_batch / tr.unet_forward))
       end
     else
       print('PyTorch side failed: ' .. text:sub(1, 400))

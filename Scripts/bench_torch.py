@@ -140,6 +140,16 @@ def main():
         out["net_ddim"] = best(lambda: ddim(False), reps)
         out["net_dpmpp2m"] = best(lambda: ddim(True), reps)
         out["net_forward"] = best(lambda: net(xn, 500), reps)
+    if spec.get("unet"):
+        import warnings
+        warnings.filterwarnings("ignore")
+        from diffusers import UNet2DModel
+        model = UNet2DModel.from_pretrained(Path(spec["unet"]) / "unet").eval()
+        xu = torch.randn(spec["unet_batch"], model.config.in_channels, 32, 32, generator=g)
+        tu = torch.tensor([500.0])
+        with torch.no_grad():
+            model(xu, tu)
+            out["unet_forward"] = best(lambda: model(xu, tu), reps)
     print(json.dumps(out))
 
 

@@ -1,5 +1,6 @@
 import CBLAS
 import CLua
+import DodeCore
 import DodeTensor
 import Foundation
 
@@ -30,6 +31,12 @@ extension LuaVM {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, x.pointer(Double.self), k,
                         y.pointer(Double.self), n, 0, z.pointer(Double.self), n)
             return 0
+        }
+        def("dode._bench.unet_flops", "dode._bench.unet_flops(den, height, width)",
+            "FLOPs (2 per multiply-add) of the convolutions of a unet denoiser's network for one image of height×width.") { a in
+            guard let den = try a.denoiser(1) as? UNetDenoiser else { throw a.fail(1, "a unet denoiser") }
+            let h = try a.int(2, in: 1...65536, "a positive height"), w = try a.int(3, in: 1...65536, "a positive width")
+            return a.push(den.network.convFlops(height: h, width: w))
         }
     }
 }

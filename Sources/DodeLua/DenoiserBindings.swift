@@ -5,7 +5,7 @@ import Foundation
 /// `dode.denoiser.*`, denoiser methods, `dode.reference.solve`, `dode.models` and `dode.data`.
 extension LuaVM {
     func installDenoiserBindings() {
-        doc("dode.denoiser", "dode.denoiser", "Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite data set), mlp (a trained network), fn (a Lua function), cfg (classifier-free guidance).")
+        doc("dode.denoiser", "dode.denoiser", "Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua function), cfg (classifier-free guidance).")
         def("dode.denoiser.gmm", "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}",
             "The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds K×d; labels: one class per component makes it conditional).") { a in
             let o = try a.options(1, allowed: ["file", "weights", "means", "stds", "labels", "schedule", "name"])
@@ -46,6 +46,25 @@ extension LuaVM {
             let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: cfg))
             let pred = try o.choice("predicts", Prediction.allCases.map(\.rawValue)).flatMap(Prediction.init(rawValue:))
             a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
+            return 1
+        }
+        def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}",
+            "A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline folder (with unet/ and maybe scheduler/) or the unet folder itself (config.json + diffusion_pytorch_model.safetensors). The prediction type comes from scheduler/scheduler_config.json when present (an option that disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or B×(C·H·W).") { a in
+            let o = try a.options(1, allowed: ["path", "schedule", "predicts", "clip", "threshold", "threshold_max"])
+            guard let path = try o.string("path") else { throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)") }
+            guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, e.g. dode.schedule.vp())") }
+            let pred = try o.choice("predicts", ["eps", "x0", "v"]).flatMap(Prediction.init(rawValue:))
+            let den = try UNetDenoiser.load(path: path, schedule: sch, predicts: pred)
+            den.clip = try o.positive("clip")
+            if let r = try o.number("threshold") {
+                guard r > 0, r <= 1 else { throw o.fail("threshold", "a quantile ratio in (0, 1]") }
+                let mx = try o.positive("threshold_max") ?? 1
+                guard mx >= 1 else { throw o.fail("threshold_max", "a number ≥ 1") }
+                den.threshold = (r, mx)
+            } else if o.has("threshold_max") {
+                throw a.error("'threshold_max' needs 'threshold'")
+            }
+            a.vm.push(denoiser: den)
             return 1
         }
         def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})",
@@ -162,7 +181,37 @@ extension LuaVM {
             a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, name: "digits"))
             return 1
         }
-        doc("dode.data", "dode.data", "Built-in data: dode.data.path(name), dode.data.digits(), dode.data.mixture(name).")
+        def("dode.models.fashion", "dode.models.fashion([{schedule =}])",
+            "The built-in Fashion-MNIST U-Net (Models/fashion_unet, a diffusers UNet2DModel trained by Scripts/train_fashion_unet.py): ε prediction, DDPM linear schedule (the default), 1×32×32 images in [−1, 1]. Data: Fashion-MNIST (Zalando Research, MIT licence).") { a in
+            let o = try a.options(1, allowed: ["schedule"])
+            let sch = try o.schedule("schedule") ?? (try Schedule.vp())
+            a.vm.push(denoiser: try UNetDenoiser.load(path: Assets.path("Models/fashion_unet"), schedule: sch, predicts: nil))
+            return 1
+        }
+        doc("dode.data", "dode.data", "Built-in data: dode.data.path(name), dode.data.digits(), dode.data.fashion{...}, dode.data.mixture(name).")
+        def("dode.data.fashion", "dode.data.fashion{split = 'test' | 'train', n = all, folder = '/usr/share/datasets/fashion-mnist'}",
+            "Fashion-MNIST images as the built-in U-Net sees them (28×28 padded with background to 32×32, x = pixel/127.5 − 1; an n×1×32×32 tensor, the first n of the split) and their labels 0..9. Reads the IDX files of Debian's dataset-fashion-mnist (Scripts/dode installs it). Credit: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.") { a in
+            let o = try a.options(1, allowed: ["split", "n", "folder"])
+            let split = try o.choice("split", ["test", "train"]) ?? "test"
+            let folder = try o.string("folder") ?? "/usr/share/datasets/fashion-mnist"
+            let prefix = split == "train" ? "train" : "t10k"
+            let ip = folder + "/\(prefix)-images-idx3-ubyte.gz", lp = folder + "/\(prefix)-labels-idx1-ubyte.gz"
+            guard FileManager.default.fileExists(atPath: ip) else {
+                throw a.error("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: apt-get install dataset-fashion-mnist, or give folder =)")
+            }
+            let img = try IDX.read(path: ip), lab = try IDX.read(path: lp)
+            guard img.rank == 3, img.shape[1] == 28, img.shape[2] == 28, lab.rank == 1, lab.shape[0] == img.shape[0] else {
+                throw a.error("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
+            }
+            let total = img.shape[0]
+            let n = try o.int("n", in: 1...total, "an integer in 1..\(total)") ?? total
+            let x = try Tensor(zeros: [n, 1, 32, 32], dtype: .float64)
+            x.apply(.sub, scalar: 1)
+            let src = img.pointer(Double.self), dst = x.pointer(Double.self)
+            for i in 0..<n { for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = src[i * 784 + r * 28 + c] / 127.5 - 1 } } }
+            _ = a.push(x)
+            return 1 + a.push(try lab.narrow(0, 0, n).contiguous())
+        }
         def("dode.data.path", "dode.data.path([name])", "The folder of the built-in data (or of one file). DODE_HOME overrides the location.") { a in
             let name = try a.optString(1)
             return a.push(Assets.path("Data" + (name.map { "/" + $0 } ?? "")))

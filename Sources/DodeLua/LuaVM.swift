@@ -50,7 +50,7 @@ public final class LuaVM {
     /// Set while the state is being closed (objects released then must not touch it).
     var closing = false
     /// Lazily loaded built-in feature network.
-    var cachedClassifier: MLPNetwork? = nil
+    var cachedClassifiers: [String: MLPNetwork] = [:]
 
     public init() {
         dode_set_dispatcher(dispatcher)

@@ -60,7 +60,7 @@ extension LuaVM {
             return a.push(-l.reduce(0, +) / Double(l.count))
         }
 
-        doc("dode.features", "dode.features", "Feature extractors for Fréchet distances: dode.features.digits(x).")
+        doc("dode.features", "dode.features", "Feature extractors for Fréchet distances: dode.features.digits(x), dode.features.fashion(x).")
         def("dode.features.digits", "dode.features.digits(x)",
             "Penultimate-layer features (64-D) of the built-in digits classifier (Models/digits_classifier, trained by Scripts/train_digits_classifier.py) for digits x (N×64, x = pixel/8 − 1).") { a in
             let x = try a.tensor(1)
@@ -73,6 +73,21 @@ extension LuaVM {
             let x = try a.tensor(1)
             guard x.rank == 2, x.shape[1] == 64, x.shape[0] >= 1 else { throw a.fail(1, "an N×64 tensor of digits") }
             return a.push(try a.vm.digitsClassifier().forward(x, labels: [0]).to(.float64))
+        }
+
+        def("dode.features.fashion", "dode.features.fashion(x)",
+            "Penultimate-layer features (128-D) of the built-in Fashion-MNIST classifier (Models/fashion_classifier, trained by Scripts/train_fashion_classifier.py) for images x (N×1×32×32 or N×1024, x = pixel/127.5 − 1, padded as dode.data.fashion gives them).") { a in
+            let x = try a.tensor(1)
+            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else { throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images") }
+            let net = try a.vm.classifier("fashion_classifier")
+            let flat = try x.contiguous().reshape([x.shape[0], 1024])
+            return a.push(try net.forward(flat, labels: [0], output: net.config["features"] as? String ?? "feat").to(.float64))
+        }
+        def("dode.features.fashion_logits", "dode.features.fashion_logits(x)", "Class logits (N×10) of the built-in Fashion-MNIST classifier.") { a in
+            let x = try a.tensor(1)
+            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else { throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images") }
+            let flat = try x.contiguous().reshape([x.shape[0], 1024])
+            return a.push(try a.vm.classifier("fashion_classifier").forward(flat, labels: [0]).to(.float64))
         }
 
         doc("dode.image", "dode.image", "Images: dode.image.grid (PNG sample grids), dode.image.read.")
@@ -105,11 +120,14 @@ extension LuaVM {
     }
 
     /// The built-in digits classifier, loaded once per VM.
-    func digitsClassifier() throws -> MLPNetwork {
-        if let n = cachedClassifier { return n }
-        let dir = Assets.path("Models/digits_classifier")
+    func digitsClassifier() throws -> MLPNetwork { try classifier("digits_classifier") }
+
+    /// A built-in dode.mlp classifier (Models/<name>), loaded once per VM.
+    func classifier(_ name: String) throws -> MLPNetwork {
+        if let n = cachedClassifiers[name] { return n }
+        let dir = Assets.path("Models/\(name)")
         let n = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
-        cachedClassifier = n
+        cachedClassifiers[name] = n
         return n
     }
 }

@@ -78,6 +78,24 @@ function M.digits(opts)
   }
 end
 
+--- The built-in Fashion-MNIST U-Net (1×32×32 images, flattened to 1024 values per sample). The
+-- reference is one DDIM run over `steps` training labels (default 1000, trailing spacing, to s = 0)
+-- from the same noise, shared by every grid.
+function M.fashion(opts)
+  opts = opts or {}
+  local den = dode.models.fashion()
+  local vp = den:schedule()
+  local ddim = dode.solver.ddim()
+  local cache = setmetatable({}, { __mode = 'k' })
+  return {
+    name = 'fashion', kind = 'network', schedule = vp, denoiser = den, dim = 1024,
+    reference = function(x, grid)
+      if not cache[x] then cache[x] = ddim:sample(den, x, dode.grid.discrete(vp, opts.steps or 1000, { spacing = 'trailing' })) end
+      return cache[x]
+    end,
+  }
+end
+
 --- Runs the held-out comparison. Options: problem, solvers (names of M.solvers, or
 -- {name =, make = function() ... end}), nfes or steps, k = 10, n_fit = 1024, n_eval = 1024,
 -- fit_seed = 1, eval_seed = 2, spacing = 'trailing', fit = {extra options of dode.distill.fit},
@@ -129,6 +147,7 @@ end
 help.register(M.heldout, 'dode.protocols.heldout', 'require("dode.protocols").heldout{problem =, solvers =, nfes = | steps =, k = 10, n_fit = 1024, n_eval = 1024, fit_seed = 1, eval_seed = 2}',
   'Fits D-ODE on one seed and compares base vs D on fresh noise from another, against the exact solve (mixtures) or a fine DDIM (networks). Returns a dode.table.')
 help.register(M.mixture, 'dode.protocols.mixture', 'require("dode.protocols").mixture(name [, {schedule =, file =, rtol =}])', 'A mixture problem with an exact reference.')
+help.register(M.fashion, 'dode.protocols.fashion', 'require("dode.protocols").fashion([{steps = 1000}])', 'The built-in Fashion-MNIST U-Net with a shared fine DDIM reference over `steps` training labels.')
 help.register(M.digits, 'dode.protocols.digits', 'require("dode.protocols").digits([{refine = 100, shared = false, steps = 1000}])', 'The built-in digits model with a fine DDIM reference (per grid, or shared over all training labels).')
 
 return M

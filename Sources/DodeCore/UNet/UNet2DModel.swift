@@ -146,8 +146,12 @@ public final class UNet2DModel {
         return total + convOut.flops(h, w)
     }
 
-    /// Images per chunk: about 8192 positions at the input resolution (fixed by the image size).
-    func chunkSize(height: Int, width: Int) -> Int { max(1, 8192 / max(1, height * width)) }
+    /// Images per chunk: about 8192 positions at the input resolution, and at most half the
+    /// batch so that two workers share even a small batch. Depends on the batch and image size
+    /// only, never on the thread count.
+    func chunkSize(batch: Int, height: Int, width: Int) -> Int {
+        max(1, min(8192 / max(1, height * width), (batch + 1) / 2))
+    }
 
     /// F(x, t): x is B×C×H×W Float32 (contiguous), `timesteps` one label or one per sample,
     /// `classLabels` one per sample (or one) for `num_class_embeds` / "timestep" models,
@@ -174,7 +178,7 @@ public final class UNet2DModel {
         let actTemb = try Tensor.empty([B, T], dtype: .float32)
         dode_act_f32(emb.pointer(Float.self), actTemb.pointer(Float.self), B * T, cfg.actFn.rawValue)
 
-        let chunk = chunkSize(height: H, width: W)
+        let chunk = chunkSize(batch: B, height: H, width: W)
         let chunks = (B + chunk - 1) / chunk
         let workers = min(Parallel.threads, chunks)
         try forwardLock.withLock { _ in
@@ -182,9 +186,11 @@ public final class UNet2DModel {
                 while p.count < workers { p.append(BufferPool()) }
                 return Array(p.prefix(workers))
             }
+            // Parallelism is over chunks; OpenBLAS's own threads would only add hand-off cost on
+            // these layer sizes (and spin against the workers).
             let blasThreads = openblas_get_num_threads()
-            if workers > 1 { openblas_set_num_threads(1) }
-            defer { if workers > 1 { openblas_set_num_threads(blasThreads) } }
+            openblas_set_num_threads(1)
+            defer { openblas_set_num_threads(blasThreads) }
             let errors = Mutex<[Int: Error]>([:])
             let xp = UnsafeSendable(xin.pointer(Float.self)), op = UnsafeSendable(out.pointer(Float.self))
             let tp = UnsafeSendable(actTemb.pointer(Float.self))

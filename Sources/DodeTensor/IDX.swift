@@ -1,0 +1,51 @@
+import CZlib
+import Foundation
+
+/// The IDX format of MNIST-style data sets (LeCun's): a big-endian header (two zero bytes, a type
+/// code, the number of dimensions, then each dimension as a 32-bit big-endian integer) followed by
+/// the values. Files ending in `.gz` are decompressed with zlib. Unsigned bytes (0x08) and signed
+/// bytes (0x09) become Float64 tensors; other codes are errors.
+public enum IDX {
+    public static func read(path: String) throws -> Tensor {
+        let data = try path.hasSuffix(".gz") ? gunzip(path) : AtomicFile.read(path)
+        guard data.count >= 4 else { throw TensorError("'\(path)' is too short for an IDX file (\(data.count) bytes)") }
+        let b = [UInt8](data)
+        guard b[0] == 0, b[1] == 0 else { throw TensorError("'\(path)' is not an IDX file (it does not start with two zero bytes)") }
+        guard b[2] == 0x08 || b[2] == 0x09 else {
+            throw TensorError("'\(path)': IDX value type 0x\(String(b[2], radix: 16)) is not supported (supported: unsigned and signed bytes)")
+        }
+        let nd = Int(b[3])
+        guard nd >= 1, nd <= 8, b.count >= 4 + 4 * nd else { throw TensorError("'\(path)': an IDX header with \(nd) dimensions does not fit the file") }
+        var shape: [Int] = []
+        for i in 0..<nd {
+            let o = 4 + 4 * i
+            shape.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
+        }
+        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        let start = 4 + 4 * nd
+        guard count != Int.max, b.count - start == count else {
+            throw TensorError("'\(path)': the IDX header announces \(formatShape(shape)) = \(count) values, the file holds \(b.count - start)")
+        }
+        let t = try Tensor.empty(shape, dtype: .float64)
+        let p = t.pointer(Double.self)
+        let signed = b[2] == 0x09
+        for i in 0..<count { p[i] = signed ? Double(Int8(bitPattern: b[start + i])) : Double(b[start + i]) }
+        return t
+    }
+
+    /// The decompressed contents of a gzip file.
+    static func gunzip(_ path: String) throws -> Data {
+        guard FileManager.default.fileExists(atPath: path) else { throw TensorError("no file '\(path)'") }
+        guard let f = gzopen(path, "rb") else { throw TensorError("cannot open '\(path)'") }
+        defer { gzclose(f) }
+        var out = Data()
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 { throw TensorError("'\(path)' is not a valid gzip file") }
+            if n == 0 { break }
+            out.append(contentsOf: buf[0..<Int(n)])
+        }
+        return out
+    }
+}
