@@ -71,6 +71,34 @@ static int row_generic(int K, int d, const double *y, const double *mu, const do
     return 1;
 }
 
+/* softmax_exp on four lanes: the same reduction and polynomial, 2^k built in the exponent bits
+   (k + 1023 is an integer in [0, 2046] here), lanes at or below -708 (or -inf) set to 0. */
+__attribute__((target("avx2,fma")))
+static inline __m256d exp4_avx2(__m256d x) {
+    const __m256d live = _mm256_cmp_pd(x, _mm256_set1_pd(-708.0), _CMP_GT_OQ);
+    x = _mm256_max_pd(x, _mm256_set1_pd(-708.0));
+    __m256d k = _mm256_floor_pd(_mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634), _mm256_set1_pd(0.5)));
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    __m256d p = _mm256_set1_pd(1.0 / 479001600.0);
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 39916800.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 3628800.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    const __m256d magic = _mm256_set1_pd(4503599627370496.0);   /* 2^52 */
+    __m256i bits = _mm256_castpd_si256(_mm256_add_pd(_mm256_add_pd(k, _mm256_set1_pd(1023.0)), magic));
+    __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(bits, 52));
+    return _mm256_and_pd(_mm256_mul_pd(p, scale), live);
+}
+
 /* Four rows at once: every parameter load (μ, 1/v, a, shrink) serves four samples, which halves
    the loads per flop. Every row of a batch goes through this kernel (see dode_gmm_rows), so a
    sample's result does not depend on its position or the batch size. */
@@ -107,12 +135,21 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
             if (v > m[r]) m[r] = v;
         }
     }
-    for (int r = 0; r < 4; r++) {
-        if (m[r] == -INFINITY) return 0;
-        double z = 0, *l = lp + r * K;
-        for (int k = 0; k < K; k++) { double e = l[k] == -INFINITY ? 0.0 : softmax_exp(l[k] - m[r]); l[k] = e; z += e; }
-        double iz = 1.0 / z;
-        for (int k = 0; k < K; k++) l[k] *= iz;
+    for (int r = 0; r < 4; r++) if (m[r] == -INFINITY) return 0;
+    /* The softmax of the four rows at once, one row per lane (softmax_exp's arithmetic). */
+    {
+        const __m256d mv = _mm256_setr_pd(m[0], m[1], m[2], m[3]);
+        __m256d z = _mm256_setzero_pd();
+        for (int k = 0; k < K; k++) {
+            __m256d e = exp4_avx2(_mm256_sub_pd(_mm256_setr_pd(lp[k], lp[K + k], lp[2 * K + k], lp[3 * K + k]), mv));
+            double t[4];
+            _mm256_storeu_pd(t, e);
+            lp[k] = t[0]; lp[K + k] = t[1]; lp[2 * K + k] = t[2]; lp[3 * K + k] = t[3];
+            z = _mm256_add_pd(z, e);
+        }
+        double iz[4];
+        _mm256_storeu_pd(iz, _mm256_div_pd(_mm256_set1_pd(1.0), z));
+        for (int r = 0; r < 4; r++) for (int k = 0; k < K; k++) lp[r * K + k] *= iz[r];
     }
     double *o0 = out, *o1 = out + d, *o2 = out + 2 * d, *o3 = out + 3 * d;
     for (int j = 0; j < d4; j += 4) {

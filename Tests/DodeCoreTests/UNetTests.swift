@@ -158,5 +158,12 @@ final class UNetTests: XCTestCase {
         XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 16, 16], dtype: .float32), timesteps: [1], classLabels: [1])) {
             XCTAssertTrue("\($0)".contains("no class embedding"), "\($0)")
         }
+        // Workspace above the size cap: an error before anything is allocated.
+        let saved = TensorLimits.maxBytes
+        TensorLimits.maxBytes = 1 << 16
+        defer { TensorLimits.maxBytes = saved }
+        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 16, 16], dtype: .float32), timesteps: [1])) {
+            XCTAssertTrue("\($0)".contains("workspace") && "\($0)".contains("size cap"), "\($0)")
+        }
     }
 }

@@ -181,6 +181,10 @@ public final class UNet2DModel {
         let chunk = chunkSize(batch: B, height: H, width: W)
         let chunks = (B + chunk - 1) / chunk
         let workers = min(Parallel.threads, chunks)
+        let need = workspaceBound(chunk: chunk, height: H, width: W) * workers
+        guard need <= TensorLimits.maxBytes else {
+            throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+        }
         try forwardLock.withLock { _ in
             let pools = self.pools.withLock { p -> [BufferPool] in
                 while p.count < workers { p.append(BufferPool()) }
@@ -206,6 +210,25 @@ public final class UNet2DModel {
             if let e = errors.withLock({ $0.sorted { $0.key < $1.key }.first?.value }) { throw e }
         }
         return out
+    }
+
+    /// An upper bound on one worker's buffers for a chunk of `n` images: the skip connections and
+    /// a few live activations at the widest channel count, the im2col matrix of a 3×3 conv over
+    /// concatenated inputs, and one attention score matrix at the finest attention level.
+    func workspaceBound(chunk n: Int, height: Int, width: Int) -> Int {
+        let cmax = config.blockOutChannels.max() ?? 1, hw = Double(height * width)
+        let layers = Double(config.layersPerBlock + 2)
+        let perImage = hw * Double(cmax) * (layers * 4 / 3 + 8 + 18)
+        var attention = 0.0
+        for (i, t) in config.downBlockTypes.enumerated() where t == .attnDown {
+            attention = max(attention, pow(hw / pow(4, Double(i)), 2))
+        }
+        for (i, t) in config.upBlockTypes.enumerated() where t == .attnUp {
+            attention = max(attention, pow(hw / pow(4, Double(config.blockOutChannels.count - 1 - i)), 2))
+        }
+        if config.hasMidBlock && config.addAttention { attention = max(attention, pow(hw / pow(4, Double(config.downsamplings)), 2)) }
+        let bytes = 4 * (Double(n) * perImage + attention)
+        return bytes >= Double(Int.max / 4) ? Int.max / 4 : Int(bytes)
     }
 
     /// Bytes held by the workers' reusable buffers.
