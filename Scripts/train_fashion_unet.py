@@ -97,6 +97,7 @@ def atomic_save(model, scheduler, out, fixture, meta):
     model.save_pretrained(tmp / "unet", safe_serialization=True)
     scheduler.save_pretrained(tmp / "scheduler")
     save_file(fixture, str(tmp / "fixture.safetensors"))
+    (tmp / "training.json").write_text(json.dumps(meta["runs"], indent=1) + "\n")
     (tmp / "README.md").write_text(readme(meta))
     old = out.with_name(out.name + ".old")
     if out.exists():
@@ -115,8 +116,8 @@ A diffusers pipeline folder: `unet/` (config.json, diffusion_pytorch_model.safet
 
 - Data: {CREDIT}. Images padded from 28x28 to 32x32 with background, x = pixel/127.5 - 1.
 - Parameters: {meta['parameters']:,}; trained {meta['steps']} steps of batch {meta['batch']}
-  ({meta['seconds']:.0f} s on {meta['threads']} CPU threads); final EMA loss {meta['loss']:.4f}.
-- Reproduce: `{meta['command']}`
+  ({meta['seconds']:.0f} s on {meta['threads']} CPU threads); training loss {meta["loss"]:.4f} (mean of the last 200 steps).
+- Reproduce (in order): {"; ".join("`" + r["command"] + "`" for r in meta["runs"])}
 - `fixture.safetensors`: inputs `x` [4,1,32,32], timesteps `t` [4] and the PyTorch outputs `eps`
   of the saved (EMA) weights, for dode's parity test.
 """
@@ -132,6 +133,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--out", type=Path, default=REPO / "Models" / "fashion_unet")
+    ap.add_argument("--resume", type=Path, default=None,
+                    help="continue from the weights of a folder this script wrote (its unet/), with a fresh "
+                         "optimiser and learning-rate schedule")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -139,6 +143,11 @@ def main():
 
     x_train, _ = load_fashion("train")
     model = make_model()
+    history = []
+    if args.resume:
+        model.load_state_dict(UNet2DModel.from_pretrained(args.resume / "unet").state_dict())
+        old = (args.resume / "training.json")
+        history = json.loads(old.read_text()) if old.exists() else []
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -158,15 +167,19 @@ def main():
     fx = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(1234))
     ft = torch.tensor([999.0, 500.0, 120.0, 3.0])
     nparams = sum(p.numel() for p in model.parameters())
-    command = f"python Scripts/train_fashion_unet.py --steps {args.steps} --batch {args.batch} --seed {args.seed}"
+    command = (f"python Scripts/train_fashion_unet.py --steps {args.steps} --batch {args.batch} --seed {args.seed} "
+               f"--lr {args.lr:g}" + (f" --resume {args.resume.relative_to(REPO) if args.resume.is_absolute() and REPO in args.resume.parents else args.resume}" if args.resume else ""))
     start = time.time()
     recent = []
 
     def save(step):
         with torch.no_grad():
             eps = ema(fx, ft).sample
-        meta = {"parameters": nparams, "steps": step, "batch": args.batch, "seconds": time.time() - start,
-                "threads": args.threads, "loss": sum(recent) / max(1, len(recent)), "command": command}
+        runs = history + [{"command": command, "steps": step, "seconds": round(time.time() - start, 1),
+                           "loss": round(sum(recent) / max(1, len(recent)), 5)}]
+        meta = {"parameters": nparams, "steps": sum(r["steps"] for r in runs), "batch": args.batch,
+                "seconds": sum(r["seconds"] for r in runs), "threads": args.threads,
+                "loss": sum(recent) / max(1, len(recent)), "runs": runs}
         atomic_save(ema, scheduler, args.out, {"x": fx.contiguous(), "t": ft.contiguous(), "eps": eps.contiguous()}, meta)
 
     n = x_train.shape[0]
@@ -185,7 +198,7 @@ def main():
         opt.step()
         sched.step()
         with torch.no_grad():
-            d = min(args.ema, (1 + step) / (10 + step))
+            d = args.ema if args.resume else min(args.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm, alpha=1 - d)
         recent.append(loss.item())

@@ -199,18 +199,22 @@ extension LuaVM {
             guard FileManager.default.fileExists(atPath: ip) else {
                 throw a.error("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: apt-get install dataset-fashion-mnist, or give folder =)")
             }
-            let img = try IDX.read(path: ip), lab = try IDX.read(path: lp)
-            guard img.rank == 3, img.shape[1] == 28, img.shape[2] == 28, lab.rank == 1, lab.shape[0] == img.shape[0] else {
+            let img = try IDX.readRaw(path: ip), lab = try IDX.readRaw(path: lp)
+            guard img.shape.count == 3, img.shape[1] == 28, img.shape[2] == 28, lab.shape.count == 1, lab.shape[0] == img.shape[0] else {
                 throw a.error("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
             }
             let total = img.shape[0]
             let n = try o.int("n", in: 1...total, "an integer in 1..\(total)") ?? total
             let x = try Tensor(zeros: [n, 1, 32, 32], dtype: .float64)
+            let labels = try Tensor.empty([n], dtype: .float64)
             x.apply(.sub, scalar: 1)
-            let src = img.pointer(Double.self), dst = x.pointer(Double.self)
-            for i in 0..<n { for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = src[i * 784 + r * 28 + c] / 127.5 - 1 } } }
+            let dst = x.pointer(Double.self), lp2 = labels.pointer(Double.self)
+            for i in 0..<n {
+                for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = img.value(i * 784 + r * 28 + c) / 127.5 - 1 } }
+                lp2[i] = lab.value(i)
+            }
             _ = a.push(x)
-            return 1 + a.push(try lab.narrow(0, 0, n).contiguous())
+            return 1 + a.push(labels)
         }
         def("dode.data.path", "dode.data.path([name])", "The folder of the built-in data (or of one file). DODE_HOME overrides the location.") { a in
             let name = try a.optString(1)

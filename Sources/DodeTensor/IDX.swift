@@ -1,12 +1,27 @@
 import CZlib
 import Foundation
+import Synchronization
 
 /// The IDX format of MNIST-style data sets (LeCun's): a big-endian header (two zero bytes, a type
 /// code, the number of dimensions, then each dimension as a 32-bit big-endian integer) followed by
 /// the values. Files ending in `.gz` are decompressed with zlib. Unsigned bytes (0x08) and signed
 /// bytes (0x09) become Float64 tensors; other codes are errors.
 public enum IDX {
-    public static func read(path: String) throws -> Tensor {
+    /// The header and raw values of an IDX file: the shape, the bytes, where the values start,
+    /// and whether they are signed.
+    public struct Raw {
+        public let shape: [Int]
+        public let bytes: [UInt8]
+        public let start: Int
+        public let signed: Bool
+
+        /// Value i (row-major) as a Double.
+        @inlinable public func value(_ i: Int) -> Double {
+            signed ? Double(Int8(bitPattern: bytes[start + i])) : Double(bytes[start + i])
+        }
+    }
+
+    public static func readRaw(path: String) throws -> Raw {
         let data = try path.hasSuffix(".gz") ? gunzip(path) : AtomicFile.read(path)
         guard data.count >= 4 else { throw TensorError("'\(path)' is too short for an IDX file (\(data.count) bytes)") }
         let b = [UInt8](data)
@@ -26,16 +41,37 @@ public enum IDX {
         guard count != Int.max, b.count - start == count else {
             throw TensorError("'\(path)': the IDX header announces \(formatShape(shape)) = \(count) values, the file holds \(b.count - start)")
         }
-        let t = try Tensor.empty(shape, dtype: .float64)
+        return Raw(shape: shape, bytes: b, start: start, signed: b[2] == 0x09)
+    }
+
+    /// The whole file as a Float64 tensor.
+    public static func read(path: String) throws -> Tensor {
+        let raw = try readRaw(path: path)
+        let t = try Tensor.empty(raw.shape, dtype: .float64)
         let p = t.pointer(Double.self)
-        let signed = b[2] == 0x09
-        for i in 0..<count { p[i] = signed ? Double(Int8(bitPattern: b[start + i])) : Double(b[start + i]) }
+        for i in 0..<t.count { p[i] = raw.value(i) }
         return t
     }
 
+    /// Recently decompressed files (path, size, modification date) → contents: a script that
+    /// loads the same data set several times decompresses it once.
+    private static let cache = Mutex<[(key: String, data: Data)]>([])
+
     /// The decompressed contents of a gzip file.
     static func gunzip(_ path: String) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else { throw TensorError("no file '\(path)'") }
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path) else { throw TensorError("no file '\(path)'") }
+        let key = "\(path)|\((attrs[.size] as? NSNumber)?.intValue ?? -1)|\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let hit = cache.withLock({ c in c.first { $0.key == key }?.data }) { return hit }
+        let data = try inflate(path)
+        cache.withLock { c in
+            c.removeAll { $0.key == key }
+            c.insert((key, data), at: 0)
+            if c.count > 2 { c.removeLast() }
+        }
+        return data
+    }
+
+    private static func inflate(_ path: String) throws -> Data {
         guard let f = gzopen(path, "rb") else { throw TensorError("cannot open '\(path)'") }
         defer { gzclose(f) }
         var out = Data()
