@@ -111,8 +111,31 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
     int d4 = d & ~3;
     for (int k = 0; k < K; k++) {
         const double *muk = mu + (long)k * d, *ivk = iv + (long)k * d;
-        __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0;
-        for (int j = 0; j < d4; j += 4) {
+        /* Two accumulators per row (even and odd blocks of four): eight independent FMA chains
+           keep both FMA pipes busy instead of waiting on one chain's latency. */
+        __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0, p0 = q0, p1 = q0, p2 = q0, p3 = q0;
+        int j = 0;
+        for (; j + 8 <= d4; j += 8) {
+            __m256d mv = _mm256_loadu_pd(muk + j), iv_ = _mm256_loadu_pd(ivk + j);
+            __m256d e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j), mv);
+            __m256d e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j), mv);
+            __m256d e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j), mv);
+            __m256d e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j), mv);
+            q0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv_, q0);
+            q1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv_, q1);
+            q2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, q2);
+            q3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, q3);
+            mv = _mm256_loadu_pd(muk + j + 4); iv_ = _mm256_loadu_pd(ivk + j + 4);
+            e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j + 4), mv);
+            e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j + 4), mv);
+            e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j + 4), mv);
+            e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j + 4), mv);
+            p0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv_, p0);
+            p1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv_, p1);
+            p2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, p2);
+            p3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, p3);
+        }
+        for (; j < d4; j += 4) {
             __m256d mv = _mm256_loadu_pd(muk + j), iv_ = _mm256_loadu_pd(ivk + j);
             __m256d e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j), mv);
             __m256d e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j), mv);
@@ -123,6 +146,7 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
             q2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, q2);
             q3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, q3);
         }
+        q0 = _mm256_add_pd(q0, p0); q1 = _mm256_add_pd(q1, p1); q2 = _mm256_add_pd(q2, p2); q3 = _mm256_add_pd(q3, p3);
         __m256d qs[4] = { q0, q1, q2, q3 };
         const double *ys[4] = { y0, y1, y2, y3 };
         for (int r = 0; r < 4; r++) {

@@ -79,12 +79,14 @@ function M.digits(opts)
 end
 
 --- The built-in Fashion-MNIST U-Net (1×32×32 images, flattened to 1024 values per sample). The
--- reference is one DDIM run over `steps` training labels (default 1000, trailing spacing, to s = 0)
--- from the same noise, shared by every grid.
+-- reference is one DDIM run over `steps` grid points (default 1000: every training label;
+-- trailing spacing, to s = 0) from the same noise, shared by every grid. `clip` clamps the
+-- x0 predictions (off by default: the plain probability-flow ODE).
 function M.fashion(opts)
   opts = opts or {}
-  local den = dode.models.fashion()
-  local vp = den:schedule()
+  local vp = dode.schedule.vp()
+  local den = opts.clip and dode.denoiser.unet{ path = dode.models.path('fashion_unet'), schedule = vp, clip = opts.clip }
+    or dode.models.fashion{ schedule = vp }
   local ddim = dode.solver.ddim()
   local cache = setmetatable({}, { __mode = 'k' })
   return {
@@ -147,7 +149,7 @@ end
 help.register(M.heldout, 'dode.protocols.heldout', 'require("dode.protocols").heldout{problem =, solvers =, nfes = | steps =, k = 10, n_fit = 1024, n_eval = 1024, fit_seed = 1, eval_seed = 2}',
   'Fits D-ODE on one seed and compares base vs D on fresh noise from another, against the exact solve (mixtures) or a fine DDIM (networks). Returns a dode.table.')
 help.register(M.mixture, 'dode.protocols.mixture', 'require("dode.protocols").mixture(name [, {schedule =, file =, rtol =}])', 'A mixture problem with an exact reference.')
-help.register(M.fashion, 'dode.protocols.fashion', 'require("dode.protocols").fashion([{steps = 1000}])', 'The built-in Fashion-MNIST U-Net with a shared fine DDIM reference over `steps` training labels.')
+help.register(M.fashion, 'dode.protocols.fashion', 'require("dode.protocols").fashion([{steps = 1000, clip = nil}])', 'The built-in Fashion-MNIST U-Net with a shared fine DDIM reference over `steps` grid points; clip clamps x0 predictions.')
 help.register(M.digits, 'dode.protocols.digits', 'require("dode.protocols").digits([{refine = 100, shared = false, steps = 1000}])', 'The built-in digits model with a fine DDIM reference (per grid, or shared over all training labels).')
 
 return M

@@ -38,4 +38,16 @@ final class MLPTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("output.bias") && "\($0)".contains("shape 3"), "\($0)")
         }
     }
+
+    /// The Fashion-MNIST classifier (Models/fashion_classifier, Scripts/train_fashion_classifier.py):
+    /// features and logits against PyTorch, 1e-5 relative (Float32 both sides).
+    func testFashionClassifierMatchesPyTorch() throws {
+        let dir = Support.path("Models/fashion_classifier")
+        let net = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
+        let fx = try Safetensors.read(path: dir + "/fixture.safetensors").tensors
+        let x = try XCTUnwrap(fx["x"])
+        let feats = try net.forward(x, labels: [0], output: "feat"), logits = try net.forward(x, labels: [0])
+        XCTAssertLessThan(Support.relError(feats.to(.float64), try XCTUnwrap(fx["features"]).to(.float64)), 1e-5)
+        XCTAssertLessThan(Support.relError(logits.to(.float64), try XCTUnwrap(fx["logits"]).to(.float64)), 1e-5)
+    }
 }

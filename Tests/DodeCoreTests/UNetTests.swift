@@ -68,6 +68,18 @@ final class UNetTests: XCTestCase {
         }
     }
 
+    /// A sampling loop allocates no workspace after its first call: the workers' buffers are
+    /// sized once and reused.
+    func testWorkspaceIsReused() throws {
+        let net = try UNet2DModel(folder: Support.path("Tests/Fixtures/unet/cifar_small/unet"))
+        let x = try Tensor(zeros: [8, 3, 32, 32], dtype: .float32)
+        _ = try net.forward(x, timesteps: [900])
+        let after1 = net.workspaceBytes
+        XCTAssertGreaterThan(after1, 0)
+        for t in [700.0, 500, 300, 100] { _ = try net.forward(x, timesteps: [t]) }
+        XCTAssertEqual(net.workspaceBytes, after1, "later calls allocated workspace")
+    }
+
     func testDenoiserFolderAndPrediction() throws {
         let vp = try Schedule.vp()
         // heads_scale_shift ships a scheduler config with v_prediction.
