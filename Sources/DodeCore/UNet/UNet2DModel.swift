@@ -106,6 +106,10 @@ public final class UNet2DModel {
             throw CoreError("\(cfgPath): '_class_name' = \"\(cls)\" is not supported (supported: \"UNet2DModel\")")
         }
         let cfg = try UNetConfig(json: obj, source: cfgPath)
+        if !cfg.ignoredKeys.isEmpty {
+            let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: \(cfg.ignoredKeys.joined(separator: ", "))\n"
+            FileHandle.standardError.write(Data(msg.utf8))
+        }
         let wPath = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.safetensors")
         guard FileManager.default.fileExists(atPath: wPath) else {
             let bin = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.bin")

@@ -7,8 +7,8 @@ import Foundation
 /// `models/unets/unet_2d.py`). A value dode does not implement is an error naming the key and the
 /// values it supports, so an unsupported checkpoint never becomes a silently different network.
 /// `_class_name`, `_diffusers_version` and other `_`-prefixed keys are metadata; `dropout` is
-/// ignored (inference). An unknown key is an error too: it would mean a UNet2DModel newer than
-/// this reader.
+/// ignored (inference). A key UNet2DModel does not take is ignored with a warning, as diffusers
+/// does (`ignoredKeys`).
 public struct UNetConfig: Sendable {
     public enum DownBlock: String, Sendable, CaseIterable { case down = "DownBlock2D", attnDown = "AttnDownBlock2D" }
     public enum UpBlock: String, Sendable, CaseIterable { case up = "UpBlock2D", attnUp = "AttnUpBlock2D" }
@@ -43,6 +43,8 @@ public struct UNetConfig: Sendable {
     public var classEmbedding: ClassEmbedding? = nil
     public var numClassEmbeds: Int? = nil
     public var numTrainTimesteps: Int? = nil
+    /// Keys of the file that UNet2DModel does not take (diffusers ignores them with a warning).
+    public var ignoredKeys: [String] = []
 
     /// Width of the time embedding (`time_embedding_dim`, default 4 × block_out_channels[0]).
     public var timeEmbedDim: Int { timeEmbeddingDim ?? 4 * blockOutChannels[0] }
@@ -104,9 +106,7 @@ public struct UNetConfig: Sendable {
             "resnet_time_scale_shift", "add_attention", "class_embed_type", "num_class_embeds",
             "num_train_timesteps",
         ]
-        for key in json.keys.sorted() where !key.hasPrefix("_") && !known.contains(key) {
-            throw CoreError("\(source): unknown key '\(key)' (not a UNet2DModel option dode knows; supported: \(known.sorted().joined(separator: ", ")))")
-        }
+        ignoredKeys = json.keys.sorted().filter { !$0.hasPrefix("_") && !known.contains($0) }
         if let v = present("sample_size") {
             if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.intValue >= 1 {
                 sampleSize = [n.intValue, n.intValue]
