@@ -1,6 +1,7 @@
 #include "ckernels.h"
 #include <math.h>
 #include <string.h>
+#include <immintrin.h>
 
 /* Kernels of the U-Net (UNet2DModel.swift). Activations of a chunk of n images are stored
    channel-major, [C][n][H][W]: a convolution is then one sgemm W[Cout][K] x col[K][n*Ho*Wo]
@@ -51,25 +52,61 @@ void dode_fill_bias_f32(float *y, long C, long n, long HW, const float *bias, co
         }
 }
 
+/* Σ (x − c) and Σ (x − c)² over n floats, in Float64 (c, the group's first value, keeps the
+   one-pass variance free of cancellation for data far from 0). */
+static void shifted_sums_generic(const float *p, long n, double c, double *s1, double *s2) {
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    long j = 0;
+    for (; j + 4 <= n; j += 4) {
+        double d0 = p[j] - c, d1 = p[j + 1] - c, d2 = p[j + 2] - c, d3 = p[j + 3] - c;
+        a0 += d0; a1 += d1; a2 += d2; a3 += d3;
+        b0 += d0 * d0; b1 += d1 * d1; b2 += d2 * d2; b3 += d3 * d3;
+    }
+    for (; j < n; j++) { double d = p[j] - c; a0 += d; b0 += d * d; }
+    *s1 += (a0 + a1) + (a2 + a3);
+    *s2 += (b0 + b1) + (b2 + b3);
+}
+
+__attribute__((target("avx2,fma")))
+static void shifted_sums_avx2(const float *p, long n, double c, double *s1, double *s2) {
+    const __m256d cv = _mm256_set1_pd(c);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(p + j);
+        __m256d lo = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), cv);
+        __m256d hi = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), cv);
+        a0 = _mm256_add_pd(a0, lo); a1 = _mm256_add_pd(a1, hi);
+        b0 = _mm256_fmadd_pd(lo, lo, b0); b1 = _mm256_fmadd_pd(hi, hi, b1);
+    }
+    double t1[4], t2[4];
+    _mm256_storeu_pd(t1, _mm256_add_pd(a0, a1));
+    _mm256_storeu_pd(t2, _mm256_add_pd(b0, b1));
+    double r1 = (t1[0] + t1[1]) + (t1[2] + t1[3]), r2 = (t2[0] + t2[1]) + (t2[2] + t2[3]);
+    for (; j < n; j++) { double d = p[j] - c; r1 += d; r2 += d * d; }
+    *s1 += r1;
+    *s2 += r2;
+}
+
 void dode_group_norm_f32(const float *x, float *y, long C, long n, long HW, long G, float eps,
                          const float *gamma, const float *beta, const float *scale, const float *shift, long ldss,
                          int act) {
     const long cg = C / G;
     const double count = (double)(cg * HW);
+    const int fast = dode_kernels_avx2();
     for (long b = 0; b < n; b++)
         for (long g = 0; g < G; g++) {
-            double s = 0;
+            const double c0 = x[(g * cg * n + b) * HW];
+            double s1 = 0, s2 = 0;
             for (long c = g * cg; c < (g + 1) * cg; c++) {
                 const float *p = x + (c * n + b) * HW;
-                for (long j = 0; j < HW; j++) s += p[j];
+                if (fast) shifted_sums_avx2(p, HW, c0, &s1, &s2); else shifted_sums_generic(p, HW, c0, &s1, &s2);
             }
-            const double mean = s / count;
-            double v = 0;
-            for (long c = g * cg; c < (g + 1) * cg; c++) {
-                const float *p = x + (c * n + b) * HW;
-                for (long j = 0; j < HW; j++) { const double d = p[j] - mean; v += d * d; }
-            }
-            const double inv = 1.0 / sqrt(v / count + (double)eps);
+            const double dm = s1 / count;
+            const double mean = c0 + dm;
+            double var = s2 / count - dm * dm;
+            if (var < 0) var = 0;
+            const double inv = 1.0 / sqrt(var + (double)eps);
             for (long c = g * cg; c < (g + 1) * cg; c++) {
                 double a = (gamma ? gamma[c] : 1.0) * inv;
                 double off = (beta ? beta[c] : 0.0) - mean * a;
