@@ -91,6 +91,15 @@ final class UNetTests: XCTestCase {
         // The unet folder itself finds ../scheduler too.
         let den2 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift/unet"), schedule: vp, predicts: nil)
         XCTAssertEqual(den2.prediction, .v)
+        // A single-model folder with scheduler_config.json beside config.json (google/ddpm-cifar10-32's layout).
+        let single = FileManager.default.temporaryDirectory.appendingPathComponent("dode-unet-flat-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: single, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: single) }
+        let src = Support.path("Tests/Fixtures/unet/heads_scale_shift")
+        for f in ["unet/config.json", "unet/diffusion_pytorch_model.safetensors", "scheduler/scheduler_config.json"] {
+            try FileManager.default.copyItem(atPath: src + "/" + f, toPath: single + "/" + (f as NSString).lastPathComponent)
+        }
+        XCTAssertEqual(try UNetDenoiser.load(path: single, schedule: vp, predicts: nil).prediction, .v)
         // No scheduler: the option, default eps.
         let den3 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/legacy_attention"), schedule: vp, predicts: nil)
         XCTAssertEqual(den3.prediction, .eps)

@@ -44,24 +44,27 @@ public final class UNetDenoiser: Denoiser {
         self.name = name
     }
 
-    /// Locates the UNet folder and the prediction type of a diffusers checkpoint at `path`: either
-    /// a pipeline folder (with `unet/` and maybe `scheduler/`) or the `unet` folder itself (its
-    /// scheduler is then `../scheduler`). Only `prediction_type` is read from the scheduler config.
+    /// Locates the UNet folder and the prediction type of a diffusers checkpoint at `path`: a
+    /// pipeline folder (with `unet/` and maybe `scheduler/`), the `unet` folder itself (its
+    /// scheduler is then `../scheduler`), or a single-model folder with `config.json` and
+    /// `scheduler_config.json` side by side (the layout of google/ddpm-cifar10-32). Only
+    /// `prediction_type` is read from the scheduler config.
     public static func load(path: String, schedule: Schedule, predicts: Prediction?) throws -> UNetDenoiser {
         let fm = FileManager.default
         let ns = path as NSString
-        let unetDir: String, schedulerFile: String
+        let unetDir: String, schedulerFiles: [String]
         if fm.fileExists(atPath: ns.appendingPathComponent("unet/config.json")) {
             unetDir = ns.appendingPathComponent("unet")
-            schedulerFile = ns.appendingPathComponent("scheduler/scheduler_config.json")
+            schedulerFiles = [ns.appendingPathComponent("scheduler/scheduler_config.json")]
         } else if fm.fileExists(atPath: ns.appendingPathComponent("config.json")) {
             unetDir = path
-            schedulerFile = ((ns.appendingPathComponent("..") as NSString).appendingPathComponent("scheduler/scheduler_config.json") as NSString).standardizingPath
+            schedulerFiles = [ns.appendingPathComponent("scheduler_config.json"),
+                              ((ns.appendingPathComponent("..") as NSString).appendingPathComponent("scheduler/scheduler_config.json") as NSString).standardizingPath]
         } else {
             throw CoreError("'\(path)' is neither a diffusers pipeline folder (with unet/config.json) nor a UNet folder (with config.json)")
         }
         var pred = predicts
-        if fm.fileExists(atPath: schedulerFile) {
+        if let schedulerFile = schedulerFiles.first(where: { fm.fileExists(atPath: $0) }) {
             let fromFile = try predictionType(schedulerFile)
             if let p = predicts, p != fromFile {
                 throw CoreError("predicts = '\(p.rawValue)' disagrees with the prediction_type of \(schedulerFile) ('\(fromFile.rawValue)'); drop the option (the scheduler config decides)")
