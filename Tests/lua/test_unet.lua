@@ -88,4 +88,26 @@ T:add('bad folders, schedules and options are clear errors', function(t)
   t:raises(function() return dode.data.fashion{ folder = '/nonexistent' } end, { 'dataset-fashion-mnist' }, 'missing data')
 end)
 
+T:add('random calls into a unet denoiser raise errors, never crash', function(t)
+  local den = dode.denoiser.unet{ path = fx .. 'resnet_sampling_classes', schedule = vp }
+  local g = dode.Generator(5)
+  local shapes = { { 2, 1, 8, 8 }, { 2, 64 }, { 1, 1, 16, 16 }, { 2, 1, 6, 8 }, { 3, 2, 8, 8 }, { 0, 1, 8, 8 }, { 64 }, { 1, 1, 8, 8, 1 } }
+  local points = { vp:point{ t = 500 }, vp:point{ t = 0 }, dode.schedule.vp{}:point{ t = 10 }, dode.schedule.edm{}:point{ s = 1 } }
+  local conds = { nil, dode.tensor{ 1 }, dode.tensor{ 1, 2 }, dode.tensor{ 9, 9 }, dode.tensor{ 0.5, 1 }, dode.tensor{ 0 / 0 }, dode.zeros(2, 3), 'a', 3 }
+  local ok_calls, errors = 0, 0
+  math.randomseed(11)
+  for _ = 1, 400 do
+    local sh = shapes[math.random(#shapes)]
+    local x = dode.randn(g, table.unpack(sh))
+    if math.random() < 0.3 then x = x:float() end
+    local p, c = points[math.random(#points)], conds[math.random(#conds)]
+    local ok, err = pcall(function() return den(x, p, c) end)
+    if ok then ok_calls = ok_calls + 1 else
+      errors = errors + 1
+      t:ok(tostring(err):find('test_unet.lua:', 1, true) ~= nil, 'error names the script line: ' .. tostring(err))
+    end
+  end
+  t:ok(ok_calls > 10 and errors > 10, string.format('%d calls succeeded, %d raised errors', ok_calls, errors))
+end)
+
 T:run()
