@@ -49,7 +49,7 @@ extension LuaVM {
             return 1
         }
         def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}",
-            "A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline folder (with unet/ and maybe scheduler/) or the unet folder itself (config.json + diffusion_pytorch_model.safetensors). The prediction type comes from scheduler/scheduler_config.json when present (an option that disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or B×(C·H·W).") { a in
+            "A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside config.json. The prediction type comes from the scheduler config when present (an option that disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or B×(C·H·W).") { a in
             let o = try a.options(1, allowed: ["path", "schedule", "predicts", "clip", "threshold", "threshold_max"])
             guard let path = try o.string("path") else { throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)") }
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, e.g. dode.schedule.vp())") }
@@ -204,6 +204,7 @@ extension LuaVM {
                 throw a.error("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
             }
             let total = img.shape[0]
+            guard total >= 1 else { throw a.error("\(ip) holds no images") }
             let n = try o.int("n", in: 1...total, "an integer in 1..\(total)") ?? total
             let x = try Tensor(zeros: [n, 1, 32, 32], dtype: .float64)
             let labels = try Tensor.empty([n], dtype: .float64)

@@ -115,6 +115,12 @@ final class UNetTests: XCTestCase {
         XCTAssertEqual(d.dtype, .float64)
         let flat = try den3.denoise(try x.reshape([3, 3 * 16 * 16]), at: p)
         XCTAssertEqual(flat.toArray(), d.toArray())
+        // Other image sizes than sample_size, as in diffusers.
+        XCTAssertEqual(try den3.denoise(try Tensor(zeros: [1, 3, 32, 24]), at: p).shape, [1, 3, 32, 24])
+        // NaN in, NaN out (not finite garbage from clamped exponentials).
+        let bad = try Tensor(zeros: [1, 3, 16, 16])
+        bad.pointer(Double.self)[5] = .nan
+        XCTAssertTrue(try den3.denoise(bad, at: p).toArray().contains { $0.isNaN })
     }
 
     func testBadCheckpoints() throws {
@@ -159,6 +165,14 @@ final class UNetTests: XCTestCase {
         expectConfigError(c5, ["layers_per_block", "integer"])
         var c6 = cfg; c6["norm_num_groups"] = 3
         expectConfigError(c6, ["norm_num_groups", "does not divide"])
+        var c9 = cfg; c9["layers_per_block"] = 999_999_999
+        expectConfigError(c9, ["layers_per_block", "1...64"])
+        var c10 = cfg; c10["block_out_channels"] = [1e18, 16, 16]
+        expectConfigError(c10, ["block_out_channels"])
+        var c11 = cfg; c11["sample_size"] = 4_294_967_296
+        expectConfigError(c11, ["sample_size"])
+        var c12 = cfg; c12["in_channels"] = 1e300
+        expectConfigError(c12, ["in_channels"])
         var c7 = cfg; c7["act_fn"] = "tanh"
         expectConfigError(c7, ["act_fn", "silu"])
         // A key UNet2DModel does not take is ignored (with a warning when read from a file), as diffusers does.

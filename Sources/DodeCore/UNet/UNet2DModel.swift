@@ -33,6 +33,7 @@ public final class UNet2DModel {
     public let parameterCount: Int
     private let pools = Mutex<[BufferPool]>([])
     private let forwardLock = Mutex<Void>(())
+    nonisolated(unsafe) private var lastSignature: [Int] = []
 
     /// Builds the network of `config` from `weights` (named as in diffusers' state dict; F16 and
     /// BF16 are widened to Float32). Missing tensors, wrong shapes and tensors the architecture
@@ -185,12 +186,21 @@ public final class UNet2DModel {
         let chunk = chunkSize(batch: B, height: H, width: W)
         let chunks = (B + chunk - 1) / chunk
         let workers = min(Parallel.threads, chunks)
-        let need = workspaceBound(chunk: chunk, height: H, width: W) * workers
+        let bound = workspaceBound(chunk: chunk, height: H, width: W)
+        let need = bound > TensorLimits.maxBytes / max(workers, 1) ? Int.max : bound * workers
+        let widest = 2 * 9 * (cfg.blockOutChannels.max() ?? 1)
+        guard Double(chunk) * Double(H * W) * Double(widest) < Double(Int32.max) else {
+            throw CoreError("a U-Net pass on \(H)×\(W) images exceeds the 32-bit sizes of BLAS; use smaller images")
+        }
         guard need <= TensorLimits.maxBytes else {
             throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
         }
         try forwardLock.withLock { _ in
+            let signature = [chunk, H, W, B % chunk]
             let pools = self.pools.withLock { p -> [BufferPool] in
+                // Buffers are kept per shape: a new batch or image size starts from empty pools
+                // instead of adding to the old ones.
+                if signature != lastSignature { p.removeAll(); lastSignature = signature }
                 while p.count < workers { p.append(BufferPool()) }
                 return Array(p.prefix(workers))
             }
@@ -236,7 +246,7 @@ public final class UNet2DModel {
     }
 
     /// Bytes held by the workers' reusable buffers.
-    public var workspaceBytes: Int { pools.withLock { $0.reduce(0) { $0 + $1.bytes } } }
+    public var workspaceBytes: Int { forwardLock.withLock { _ in pools.withLock { $0.reduce(0) { $0 + $1.bytes } } } }
 
     /// The forward pass on one chunk: NCHW input rows → channel-major → network → NCHW output rows.
     private func run(_ ctx: ChunkContext, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) throws {
@@ -282,6 +292,9 @@ public final class UNet2DModel {
     func embedding(batch B: Int, timesteps: [Double], classLabels: [Int]?, classVectors: Tensor?) throws -> Tensor {
         let cfg = config, c0 = cfg.blockOutChannels[0], T = cfg.timeEmbedDim
         let rows = timesteps.count
+        if let l = classLabels, l.count != 1 && l.count != B {
+            throw CoreError("class labels: one label or one per sample (\(B)) expected, got \(l.count)")
+        }
         let proj = try Tensor.empty([rows, c0], dtype: .float32)
         try timeProjection(timesteps, into: proj.pointer(Float.self))
         let emb = try mlp(proj, rows: rows, time1, time2, broadcastTo: B)
@@ -338,20 +351,24 @@ public final class UNet2DModel {
         if let table = timeTable {
             let rows = table.shape[0], tab = table.pointer(Float.self)
             for (b, tt) in t.enumerated() {
-                guard tt.isFinite, tt >= 0, tt <= Double(rows - 1) else {
+                // Labels in (−1, 0) (a discrete schedule between its first step and the clean
+                // point) use row 0.
+                guard tt.isFinite, tt > -1, tt <= Double(rows - 1) else {
                     throw CoreError("time label \(tt) is outside this U-Net's learned embedding 0..\(rows - 1)")
                 }
-                let i0 = min(Int(tt), rows - 1), i1 = min(i0 + 1, rows - 1)
-                let f = Float(tt - Double(i0))
+                let tc = max(tt, 0)
+                let i0 = min(Int(tc), rows - 1), i1 = min(i0 + 1, rows - 1)
+                let f = Float(tc - Double(i0))
                 for j in 0..<c0 { e[b * c0 + j] = f == 0 ? tab[i0 * c0 + j] : (1 - f) * tab[i0 * c0 + j] + f * tab[i1 * c0 + j] }
             }
             return
         }
         let half = c0 / 2
-        let shift = Float(config.freqShift)
         let base = Float(-Foundation.log(10000.0))
         var freqs = [Float](repeating: 0, count: half)
-        for i in 0..<half { freqs[i] = Foundation.exp(base * Float(i) / (Float(half) - shift)) }
+        // diffusers divides by (half − shift) computed in Python (Float64), then cast to Float32.
+        let divisor = Float(Double(half) - config.freqShift)
+        for i in 0..<half { freqs[i] = Foundation.exp(base * Float(i) / divisor) }
         let flip = config.flipSinToCos
         for (b, tt) in t.enumerated() {
             guard tt.isFinite else { throw CoreError("time label \(tt) is not finite") }

@@ -62,12 +62,18 @@ public struct UNetConfig: Sendable {
             guard let v = json[key], !(v is NSNull) else { return nil }
             return v
         }
-        func int(_ key: String, min lo: Int = 1) throws -> Int? {
+        // Sizes are capped so that no product of them can overflow (a checkpoint this large
+        // would not fit in memory anyway).
+        func int(_ key: String, min lo: Int = 1, max hi: Int = 1 << 20) throws -> Int? {
             guard let v = present(key) else { return nil }
-            guard let n = v as? NSNumber, let d = Optional(n.doubleValue), d == d.rounded(), d >= Double(lo), d < 1e9 else {
-                throw fail(key, "must be an integer ≥ \(lo) (got \(describe(v)))")
+            guard let n = v as? NSNumber, let d = Optional(n.doubleValue), d == d.rounded(), d >= Double(lo), d <= Double(hi) else {
+                throw fail(key, "must be an integer in \(lo)...\(hi) (got \(describe(v)))")
             }
             return Int(d)
+        }
+        func size(_ v: Any) -> Int? {
+            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 1, n.doubleValue <= 65536 else { return nil }
+            return n.intValue
         }
         func number(_ key: String) throws -> Double? {
             guard let v = present(key) else { return nil }
@@ -108,17 +114,16 @@ public struct UNetConfig: Sendable {
         ]
         ignoredKeys = json.keys.sorted().filter { !$0.hasPrefix("_") && !known.contains($0) }
         if let v = present("sample_size") {
-            if let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.intValue >= 1 {
-                sampleSize = [n.intValue, n.intValue]
-            } else if let a = v as? [Any], a.count == 2, let h = a[0] as? NSNumber, let w = a[1] as? NSNumber,
-                      h.intValue >= 1, w.intValue >= 1 {
-                sampleSize = [h.intValue, w.intValue]
+            if let n = size(v) {
+                sampleSize = [n, n]
+            } else if let a = v as? [Any], a.count == 2, let h = size(a[0]), let w = size(a[1]) {
+                sampleSize = [h, w]
             } else {
-                throw fail("sample_size", "must be a positive integer or [height, width] (got \(describe(v)))")
+                throw fail("sample_size", "must be an integer in 1...65536 or [height, width] of such (got \(describe(v)))")
             }
         }
-        inChannels = try int("in_channels") ?? inChannels
-        outChannels = try int("out_channels") ?? outChannels
+        inChannels = try int("in_channels", max: 65536) ?? inChannels
+        outChannels = try int("out_channels", max: 65536) ?? outChannels
         centerInputSample = try bool("center_input_sample") ?? false
         if let v = present("time_embedding_type"), (v as? String) == "fourier" {
             throw fail("time_embedding_type", "= \"fourier\" is not supported (supported: \"positional\", \"learned\")")
@@ -130,14 +135,12 @@ public struct UNetConfig: Sendable {
         downBlockTypes = try list("down_block_types", DownBlock.self) ?? downBlockTypes
         upBlockTypes = try list("up_block_types", UpBlock.self) ?? upBlockTypes
         if let v = present("block_out_channels") {
-            guard let a = v as? [Any], !a.isEmpty,
-                  let c = Optional(a.compactMap { ($0 as? NSNumber).flatMap { $0.doubleValue == $0.doubleValue.rounded() && $0.intValue >= 1 ? $0.intValue : nil } }),
-                  c.count == a.count else {
-                throw fail("block_out_channels", "must be a non-empty list of positive integers (got \(describe(v)))")
+            guard let a = v as? [Any], !a.isEmpty, a.count <= 16, let c = Optional(a.compactMap(size)), c.count == a.count else {
+                throw fail("block_out_channels", "must be a list of 1 to 16 integers in 1...65536 (got \(describe(v)))")
             }
             blockOutChannels = c
         }
-        layersPerBlock = try int("layers_per_block") ?? layersPerBlock
+        layersPerBlock = try int("layers_per_block", max: 64) ?? layersPerBlock
         midBlockScaleFactor = try number("mid_block_scale_factor") ?? 1
         guard midBlockScaleFactor != 0 else { throw fail("mid_block_scale_factor", "must not be 0") }
         downsamplePadding = try int("downsample_padding", min: 0) ?? 1
@@ -173,7 +176,7 @@ public struct UNetConfig: Sendable {
             scaleShift = s == "scale_shift"
         }
         addAttention = try bool("add_attention") ?? true
-        numClassEmbeds = try int("num_class_embeds")
+        numClassEmbeds = try int("num_class_embeds", max: 1 << 24)
         if let v = present("class_embed_type") {
             switch v as? String {
             case "timestep": classEmbedding = .timestep
@@ -184,7 +187,7 @@ public struct UNetConfig: Sendable {
         } else if numClassEmbeds != nil {
             classEmbedding = .table
         }
-        numTrainTimesteps = try int("num_train_timesteps")
+        numTrainTimesteps = try int("num_train_timesteps", max: 1 << 24)
         if timeEmbeddingType == .learned, numTrainTimesteps == nil {
             throw fail("num_train_timesteps", "is required with time_embedding_type = \"learned\" (the embedding table's size)")
         }
@@ -203,21 +206,24 @@ public struct UNetConfig: Sendable {
         for c in blockOutChannels where c % normNumGroups != 0 {
             throw CoreError("\(source): 'norm_num_groups' = \(normNumGroups) does not divide block_out_channels entry \(c)")
         }
-        if let g = attnNormNumGroups {
-            for c in blockOutChannels where c % g != 0 {
-                throw CoreError("\(source): 'attn_norm_num_groups' = \(g) does not divide block_out_channels entry \(c)")
-            }
+        let midChannels = blockOutChannels[n - 1]
+        if let g = attnNormNumGroups, hasMidBlock, addAttention, midChannels % g != 0 {
+            throw CoreError("\(source): 'attn_norm_num_groups' = \(g) does not divide the mid block's \(midChannels) channels")
         }
-        for c in blockOutChannels {
+        var attention: [Int] = []
+        for (i, t) in downBlockTypes.enumerated() where t == .attnDown { attention.append(blockOutChannels[i]) }
+        for (i, t) in upBlockTypes.enumerated() where t == .attnUp { attention.append(blockOutChannels[n - 1 - i]) }
+        if hasMidBlock && addAttention { attention.append(midChannels) }
+        for c in attention {
             let hd = attentionHeadDim ?? c
             guard c / hd >= 1 else {
-                throw CoreError("\(source): 'attention_head_dim' = \(hd) is larger than the \(c) channels of a block (no attention head fits)")
+                throw CoreError("\(source): 'attention_head_dim' = \(hd) is larger than the \(c) channels of an attention block (no attention head fits)")
             }
         }
         if classEmbedding == .timestep || timeEmbeddingType == .positional {
             guard blockOutChannels[0] >= 2 else { throw CoreError("\(source): block_out_channels[1] must be ≥ 2 for a sinusoidal embedding") }
         }
-        if timeEmbeddingType == .positional, Double(blockOutChannels[0] / 2) == freqShift {
+        if timeEmbeddingType == .positional || classEmbedding == .timestep, Float(Double(blockOutChannels[0] / 2) - freqShift) == 0 {
             throw CoreError("\(source): 'freq_shift' = \(freqShift) equals half the embedding width; the frequencies would divide by zero")
         }
     }
