@@ -84,7 +84,7 @@ T:add('bad folders, schedules and options are clear errors', function(t)
     { "option 'threshold'" }, 'threshold ratio above 1')
   local den = dode.denoiser.unet{ path = fx .. 'legacy_attention', schedule = vp }
   t:raises(function() return den(dode.zeros(2, 5), vp:point{ t = 10 }) end, { 'features per sample' }, 'wrong state size')
-  t:raises(function() return den(dode.zeros(1, 3, 10, 16), vp:point{ t = 10 }) end, { 'features per sample' }, 'wrong image size')
+  t:raises(function() return den(dode.zeros(1, 3, 10, 16), vp:point{ t = 10 }) end, { 'multiples of 4', '10×16' }, 'an image size the architecture cannot take')
   t:raises(function() return dode.data.fashion{ folder = '/nonexistent' } end, { 'dataset-fashion-mnist' }, 'missing data')
 end)
 
