@@ -91,7 +91,15 @@ FIXTURES[LEGACY] = dict(
     up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
     attention_head_dim=None, downsample_padding=0, flip_sin_to_cos=False, freq_shift=1, norm_num_groups=4)
 
-SCHEDULERS = {"heads_scale_shift": "v_prediction", "cifar_small": "epsilon"}
+# Odd widths: an odd block_out_channels[0] (the sinusoidal embedding gets a zero column) and an
+# attention_head_dim that does not divide the channels (3 heads of 4 = 12 of 15 channels), x0
+# prediction in the scheduler config.
+FIXTURES["odd_widths"] = dict(
+    sample_size=8, in_channels=1, out_channels=1, block_out_channels=(15, 30), layers_per_block=1,
+    down_block_types=("AttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "AttnUpBlock2D"),
+    attention_head_dim=4, norm_num_groups=5, freq_shift=1)
+
+SCHEDULERS = {"odd_widths": "sample", "heads_scale_shift": "v_prediction", "cifar_small": "epsilon"}
 
 
 def legacy_names(sd):

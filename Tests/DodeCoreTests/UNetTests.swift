@@ -9,7 +9,7 @@ import XCTest
 /// of t ≈ 1000 is itself only good to ~3e-5 in Float32, so agreement is ~1e-6, not 1e-12.
 final class UNetTests: XCTestCase {
     static let fixtures = ["cifar_small", "heads_scale_shift", "resnet_sampling_classes", "timestep_class_nomid",
-                           "identity_class", "legacy_attention"]
+                           "identity_class", "legacy_attention", "odd_widths"]
 
     func run(_ name: String, threads: Int = 2) throws -> (out: Tensor, ref: Tensor) {
         let dir = Support.path("Tests/Fixtures/unet/\(name)")
@@ -68,6 +68,17 @@ final class UNetTests: XCTestCase {
         }
     }
 
+    /// One time label (and one class label) serves the whole batch, as diffusers broadcasts a
+    /// scalar timestep: equal to passing it once per sample.
+    func testOneLabelBroadcasts() throws {
+        let dir = Support.path("Tests/Fixtures/unet/resnet_sampling_classes")
+        let net = try UNet2DModel(folder: dir + "/unet")
+        let x = try XCTUnwrap(Safetensors.read(path: dir + "/io.safetensors").tensors["x"])
+        let one = try net.forward(x, timesteps: [421], classLabels: [2])
+        let each = try net.forward(x, timesteps: [421, 421, 421], classLabels: [2, 2, 2])
+        XCTAssertEqual(one.toArray(), each.toArray())
+    }
+
     /// A sampling loop allocates no workspace after its first call: the workers' buffers are
     /// sized once and reused.
     func testWorkspaceIsReused() throws {
@@ -100,6 +111,8 @@ final class UNetTests: XCTestCase {
             try FileManager.default.copyItem(atPath: src + "/" + f, toPath: single + "/" + (f as NSString).lastPathComponent)
         }
         XCTAssertEqual(try UNetDenoiser.load(path: single, schedule: vp, predicts: nil).prediction, .v)
+        // prediction_type "sample" is x0.
+        XCTAssertEqual(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/odd_widths"), schedule: vp, predicts: nil).prediction, .x0)
         // No scheduler: the option, default eps.
         let den3 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/legacy_attention"), schedule: vp, predicts: nil)
         XCTAssertEqual(den3.prediction, .eps)
