@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _venv  # noqa: E402
-from _export import config_text  # noqa: E402
+from _export import config_text, frechet  # noqa: E402
 
 _venv.ensure(["torch", "safetensors", "numpy", "scipy"])
 
@@ -180,23 +180,6 @@ def accuracy(model, x, y):
 
 
 # ----------------------------------------------------------------------------- Fréchet distance
-
-def frechet(f1, f2):
-    """Fréchet distance between Gaussians fitted (mean, covariance ddof=1) to two feature sets,
-    float64: |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2). Both square roots are of
-    symmetric PSD matrices, taken by eigendecomposition with negative round-off eigenvalues
-    clipped to 0."""
-    f1 = np.asarray(f1, np.float64)
-    f2 = np.asarray(f2, np.float64)
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    ev, vec = np.linalg.eigh(s1)
-    r1 = (vec * np.sqrt(np.clip(ev, 0, None))) @ vec.T
-    m = r1 @ s2 @ r1
-    em = np.linalg.eigvalsh((m + m.T) / 2)
-    tr_cross = np.sqrt(np.clip(em, 0, None)).sum()
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_cross)
-
 
 def frechet_scipy(f1, f2):
     """Textbook version (scipy.linalg.sqrtm of S1 S2), used only as a cross-check."""

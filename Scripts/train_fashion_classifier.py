@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _venv  # noqa: E402
-from _export import config_text  # noqa: E402
+from _export import config_text, frechet  # noqa: E402
 
 _venv.ensure(["torch", "safetensors", "numpy"])
 
@@ -76,17 +76,6 @@ def augment(x, gen):
     x = m + c * (x - m) + off
     sigma = 0.3 * torch.rand(b, 1, 1, 1, generator=gen)
     return (x + sigma * torch.randn(x.shape, generator=gen)).reshape(b, 1024)
-
-
-def frechet(f1, f2):
-    f1, f2 = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
-    mu1, mu2 = f1.mean(0), f2.mean(0)
-    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
-    ev, vec = np.linalg.eigh(s1)
-    r1 = (vec * np.sqrt(np.clip(ev, 0, None))) @ vec.T
-    m = r1 @ s2 @ r1
-    em = np.linalg.eigvalsh((m + m.T) / 2)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(em, 0, None)).sum())
 
 
 def main():

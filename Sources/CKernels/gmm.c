@@ -99,6 +99,19 @@ static inline __m256d exp4_avx2(__m256d x) {
     return _mm256_and_pd(_mm256_mul_pd(p, scale), live);
 }
 
+/* q_r += (y_r[j..j+3] − μ[j..j+3])²·iv[j..j+3] for the four rows r of a block. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dist4(const double *y0, const double *y1, const double *y2, const double *y3, const double *muk,
+                         const double *ivk, int j, __m256d *q0, __m256d *q1, __m256d *q2, __m256d *q3) {
+    const __m256d mv = _mm256_loadu_pd(muk + j), iv = _mm256_loadu_pd(ivk + j);
+    const __m256d e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j), mv), e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j), mv);
+    const __m256d e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j), mv), e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j), mv);
+    *q0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv, *q0);
+    *q1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv, *q1);
+    *q2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv, *q2);
+    *q3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv, *q3);
+}
+
 /* Four rows at once: every parameter load (μ, 1/v, a, shrink) serves four samples, which halves
    the loads per flop. Every row of a batch goes through this kernel (see dode_gmm_rows), so a
    sample's result does not depend on its position or the batch size. */
@@ -116,36 +129,10 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
         __m256d q0 = _mm256_setzero_pd(), q1 = q0, q2 = q0, q3 = q0, p0 = q0, p1 = q0, p2 = q0, p3 = q0;
         int j = 0;
         for (; j + 8 <= d4; j += 8) {
-            __m256d mv = _mm256_loadu_pd(muk + j), iv_ = _mm256_loadu_pd(ivk + j);
-            __m256d e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j), mv);
-            __m256d e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j), mv);
-            __m256d e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j), mv);
-            __m256d e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j), mv);
-            q0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv_, q0);
-            q1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv_, q1);
-            q2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, q2);
-            q3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, q3);
-            mv = _mm256_loadu_pd(muk + j + 4); iv_ = _mm256_loadu_pd(ivk + j + 4);
-            e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j + 4), mv);
-            e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j + 4), mv);
-            e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j + 4), mv);
-            e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j + 4), mv);
-            p0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv_, p0);
-            p1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv_, p1);
-            p2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, p2);
-            p3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, p3);
+            dist4(y0, y1, y2, y3, muk, ivk, j, &q0, &q1, &q2, &q3);
+            dist4(y0, y1, y2, y3, muk, ivk, j + 4, &p0, &p1, &p2, &p3);
         }
-        for (; j < d4; j += 4) {
-            __m256d mv = _mm256_loadu_pd(muk + j), iv_ = _mm256_loadu_pd(ivk + j);
-            __m256d e0 = _mm256_sub_pd(_mm256_loadu_pd(y0 + j), mv);
-            __m256d e1 = _mm256_sub_pd(_mm256_loadu_pd(y1 + j), mv);
-            __m256d e2 = _mm256_sub_pd(_mm256_loadu_pd(y2 + j), mv);
-            __m256d e3 = _mm256_sub_pd(_mm256_loadu_pd(y3 + j), mv);
-            q0 = _mm256_fmadd_pd(_mm256_mul_pd(e0, e0), iv_, q0);
-            q1 = _mm256_fmadd_pd(_mm256_mul_pd(e1, e1), iv_, q1);
-            q2 = _mm256_fmadd_pd(_mm256_mul_pd(e2, e2), iv_, q2);
-            q3 = _mm256_fmadd_pd(_mm256_mul_pd(e3, e3), iv_, q3);
-        }
+        for (; j < d4; j += 4) dist4(y0, y1, y2, y3, muk, ivk, j, &q0, &q1, &q2, &q3);
         q0 = _mm256_add_pd(q0, p0); q1 = _mm256_add_pd(q1, p1); q2 = _mm256_add_pd(q2, p2); q3 = _mm256_add_pd(q3, p3);
         __m256d qs[4] = { q0, q1, q2, q3 };
         const double *ys[4] = { y0, y1, y2, y3 };

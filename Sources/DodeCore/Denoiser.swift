@@ -28,12 +28,17 @@ extension Denoiser {
 
     /// Common argument checks: schedule identity, a non-clean point, shapes.
     public func check(_ x: Tensor, _ p: Point, _ out: Tensor) throws {
+        try check(x, p, out, features: featureSize)
+    }
+
+    /// The same checks against `features` values per sample (nil: any).
+    public func check(_ x: Tensor, _ p: Point, _ out: Tensor, features: Int?) throws {
         guard p.scheduleID == schedule.id else {
             throw CoreError("the point comes from another schedule than the denoiser's (\(schedule.name)); build grids and points from the denoiser's schedule")
         }
         guard !p.isClean else { throw CoreError("cannot evaluate a denoiser at the clean point (s = 0)") }
         guard x.rank >= 1 else { throw CoreError("x must have a batch dimension (got a 0-D tensor)") }
-        if let f = featureSize {
+        if let f = features {
             let per = x.count / Swift.max(x.shape[0], 1)
             guard per == f || x.shape[0] == 0 else {
                 throw CoreError("x of shape \(formatShape(x.shape)) has \(per) features per sample, the denoiser expects \(f)")

@@ -16,25 +16,11 @@ public enum Parallel {
     /// Chunks are independent; the caller defines them from the problem size alone.
     @inlinable
     public static func forEach(chunks: Int, _ body: (Int) -> Void) {
-        let t = min(threads, chunks)
-        if t <= 1 {
-            for c in 0..<chunks { body(c) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: t) { w in
-                var c = w
-                while c < chunks {
-                    box.value(c)
-                    c += t
-                }
-            }
-        }
+        forEachWorker(chunks: chunks, workers: threads) { _, c in body(c) }
     }
 
-    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on `workers` threads (at most
-    /// `threads`); worker w takes chunks w, w + workers, … in order, so per-worker state (e.g.
+    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads;
+    /// worker w takes chunks w, w + workers, … in order, so per-worker state (e.g.
     /// reusable buffers indexed by `worker`) is never shared between threads.
     @inlinable
     public static func forEachWorker(chunks: Int, workers: Int, _ body: (_ worker: Int, _ chunk: Int) -> Void) {

@@ -22,8 +22,13 @@ public final class UNet2DModel {
     let convIn: Conv2d
     let timeTable: Tensor?                // learned time embedding [num_train_timesteps][C0]
     let time1: Linear, time2: Linear
-    let classTable: Tensor?                // [num_class_embeds][temb]
-    let class1: Linear?, class2: Linear?   // class_embed_type = "timestep"
+    /// The class embedding's parameters, by `class_embed_type`.
+    enum ClassEmbedder {
+        case table(Tensor)               // [num_class_embeds][temb]
+        case timestep(Linear, Linear)    // TimestepEmbedding of the label's sinusoid
+        case identity                    // cond is the embedding itself
+    }
+    let classEmbedder: ClassEmbedder?
     let down: [DownBlock]
     let mid: MidBlock?
     let up: [UpBlock]
@@ -51,15 +56,12 @@ public final class UNet2DModel {
         time1 = try Linear(s, "time_embedding.linear_1", fin: c0, fout: temb)
         time2 = try Linear(s, "time_embedding.linear_2", fin: temb, fout: temb)
         switch cfg.classEmbedding {
-        case .table?:
-            classTable = try s.get("class_embedding.weight", [cfg.numClassEmbeds ?? 0, temb])
-            class1 = nil; class2 = nil
+        case .table?: classEmbedder = .table(try s.get("class_embedding.weight", [cfg.numClassEmbeds ?? 0, temb]))
         case .timestep?:
-            classTable = nil
-            class1 = try Linear(s, "class_embedding.linear_1", fin: c0, fout: temb)
-            class2 = try Linear(s, "class_embedding.linear_2", fin: temb, fout: temb)
-        case .identity?, nil:
-            classTable = nil; class1 = nil; class2 = nil
+            classEmbedder = .timestep(try Linear(s, "class_embedding.linear_1", fin: c0, fout: temb),
+                                      try Linear(s, "class_embedding.linear_2", fin: temb, fout: temb))
+        case .identity?: classEmbedder = .identity
+        case nil: classEmbedder = nil
         }
         let ch = cfg.blockOutChannels
         var downs: [DownBlock] = []
@@ -214,7 +216,7 @@ public final class UNet2DModel {
             let tp = UnsafeSendable(actTemb.pointer(Float.self))
             Parallel.forEachWorker(chunks: chunks, workers: workers) { w, c in
                 let b0 = c * chunk, n = min(chunk, B - b0)
-                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T, tembDim: T)
+                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T)
                 do {
                     try self.run(ctx, input: xp.value + b0 * cfg.inChannels * H * W, output: op.value + b0 * cfg.outChannels * H * W, H, W)
                 } catch {
@@ -298,24 +300,24 @@ public final class UNet2DModel {
         let proj = try Tensor.empty([rows, c0], dtype: .float32)
         try timeProjection(timesteps, into: proj.pointer(Float.self))
         let emb = try mlp(proj, rows: rows, time1, time2, broadcastTo: B)
-        switch cfg.classEmbedding {
+        switch classEmbedder {
         case nil:
             if classLabels != nil || classVectors != nil {
                 throw CoreError("this U-Net has no class embedding (its config sets neither num_class_embeds nor class_embed_type); call it without cond")
             }
-        case .table?:
+        case .table(let table)?:
             guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (num_class_embeds = \(cfg.numClassEmbeds ?? 0)): pass class labels as cond") }
-            let K = cfg.numClassEmbeds ?? 0, e = emb.pointer(Float.self), tab = classTable!.pointer(Float.self)
+            let K = table.shape[0], e = emb.pointer(Float.self), tab = table.pointer(Float.self)
             for b in 0..<B {
                 let l = labels.count == 1 ? labels[0] : labels[b]
                 guard l >= 0, l < K else { throw CoreError("class label \(l) is outside this U-Net's labels 0..\(K - 1)") }
                 for j in 0..<T { e[b * T + j] += tab[l * T + j] }
             }
-        case .timestep?:
+        case .timestep(let l1, let l2)?:
             guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (class_embed_type = \"timestep\"): pass class labels as cond") }
             let p = try Tensor.empty([labels.count, c0], dtype: .float32)
             try timeProjection(labels.map(Double.init), into: p.pointer(Float.self))
-            let ce = try mlp(p, rows: labels.count, class1!, class2!, broadcastTo: B)
+            let ce = try mlp(p, rows: labels.count, l1, l2, broadcastTo: B)
             try emb.add(ce)
         case .identity?:
             guard let v = classVectors else {

@@ -134,15 +134,36 @@ struct AttentionBlock {
     }
 }
 
+/// A block's down- or upsampler: a 3×3 conv (after nearest 2× upsampling on the way up) or a
+/// ResNet that resamples inside (`downsample_type` / `upsample_type` = "resnet").
+enum Resampler { case conv(Conv2d), resnet(ResnetBlock) }
+
+extension AttentionBlock {
+    /// The `count` attention layers `<prefix>.attentions.<j>` of an Attn block of `channels`.
+    static func stack(_ s: WeightStore, _ prefix: String, count: Int, channels: Int, _ cfg: UNetConfig) throws -> [AttentionBlock] {
+        try (0..<count).map {
+            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: channels, headDim: cfg.attentionHeadDim ?? channels,
+                               groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
+        }
+    }
+}
+
+/// `h` followed by the block's j-th attention layer, if it has one (`h` is then released).
+private func attend(_ attentions: [AttentionBlock], _ j: Int, _ h: Activation4, _ ctx: ChunkContext) -> Activation4 {
+    guard j < attentions.count else { return h }
+    let a = attentions[j](h, ctx)
+    ctx.release(h)
+    return a
+}
+
 /// `DownBlock2D` / `AttnDownBlock2D`: ResNets (each followed by attention in the Attn variant),
 /// then a downsampler (a stride-2 3×3 conv — with diffusers' (0, 1, 0, 1) zero padding when
 /// `downsample_padding` is 0 — or a ResNet with 2×2 average pooling). Every intermediate state is
 /// a skip connection for the way up.
 struct DownBlock {
-    enum Downsampler { case conv(Conv2d), resnet(ResnetBlock) }
     let resnets: [ResnetBlock]
     let attentions: [AttentionBlock]
-    let downsampler: Downsampler?
+    let downsampler: Resampler?
 
     init(_ s: WeightStore, _ i: Int, cin: Int, cout: Int, final: Bool, _ cfg: UNetConfig) throws {
         let prefix = "down_blocks.\(i)"
@@ -150,10 +171,7 @@ struct DownBlock {
         resnets = try (0..<cfg.layersPerBlock).map {
             try ResnetBlock(s, "\(prefix).resnets.\($0)", cin: $0 == 0 ? cin : cout, cout: cout, cfg)
         }
-        attentions = attn ? try (0..<cfg.layersPerBlock).map {
-            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: cout, headDim: cfg.attentionHeadDim ?? cout,
-                               groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
-        } : []
+        attentions = attn ? try AttentionBlock.stack(s, prefix, count: cfg.layersPerBlock, channels: cout, cfg) : []
         if final {
             downsampler = nil
         } else if attn && cfg.downsampleType == .resnet {
@@ -169,12 +187,7 @@ struct DownBlock {
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, skips: inout [Activation4]) -> Activation4 {
         var h = x
         for (j, r) in resnets.enumerated() {
-            h = r(h, ctx)
-            if j < attentions.count {
-                let a = attentions[j](h, ctx)
-                ctx.release(h)
-                h = a
-            }
+            h = attend(attentions, j, r(h, ctx), ctx)
             skips.append(h)
         }
         switch downsampler {
@@ -202,12 +215,7 @@ struct MidBlock {
 
     /// A new activation; `x` is not consumed.
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
-        var h = first(x, ctx)
-        if let attention {
-            let a = attention(h, ctx)
-            ctx.release(h)
-            h = a
-        }
+        let h = attend(attention.map { [$0] } ?? [], 0, first(x, ctx), ctx)
         let out = second(h, ctx)
         ctx.release(h)
         return out
@@ -218,10 +226,9 @@ struct MidBlock {
 /// state with the next skip connection (taken from the end), each followed by attention in the
 /// Attn variant, then an upsampler (nearest 2× and a 3×3 conv, or a ResNet with nearest 2×).
 struct UpBlock {
-    enum Upsampler { case conv(Conv2d), resnet(ResnetBlock) }
     let resnets: [ResnetBlock]
     let attentions: [AttentionBlock]
-    let upsampler: Upsampler?
+    let upsampler: Resampler?
 
     init(_ s: WeightStore, _ i: Int, cin: Int, cout: Int, prev: Int, final: Bool, _ cfg: UNetConfig) throws {
         let prefix = "up_blocks.\(i)"
@@ -232,10 +239,7 @@ struct UpBlock {
             let rin = j == 0 ? prev : cout
             return try ResnetBlock(s, "\(prefix).resnets.\(j)", cin: rin + skip, cout: cout, cfg)
         }
-        attentions = attn ? try (0..<layers).map {
-            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: cout, headDim: cfg.attentionHeadDim ?? cout,
-                               groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
-        } : []
+        attentions = attn ? try AttentionBlock.stack(s, prefix, count: layers, channels: cout, cfg) : []
         if final {
             upsampler = nil
         } else if attn && cfg.upsampleType == .resnet {
@@ -260,13 +264,9 @@ struct UpBlock {
             (cat.p + a).update(from: skip.p, count: skip.c * n * skip.plane)
             ctx.release(skip)
             ctx.release(h)
-            h = r(cat, ctx)
+            let out = r(cat, ctx)
             ctx.release(cat)
-            if j < attentions.count {
-                let at = attentions[j](h, ctx)
-                ctx.release(h)
-                h = at
-            }
+            h = attend(attentions, j, out, ctx)
         }
         switch upsampler {
         case .conv(let c)?:

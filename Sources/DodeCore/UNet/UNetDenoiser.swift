@@ -91,18 +91,9 @@ public final class UNetDenoiser: Denoiser {
     }
 
     public func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {
-        if x.rank == 4 {
-            // Images of any size the architecture takes (diffusers' sample_size is only a default).
-            guard p.scheduleID == schedule.id else {
-                throw CoreError("the point comes from another schedule than the denoiser's (\(schedule.name)); build grids and points from the denoiser's schedule")
-            }
-            guard !p.isClean else { throw CoreError("cannot evaluate a denoiser at the clean point (s = 0)") }
-            guard out.shape == x.shape, out.dtype == x.dtype else {
-                throw CoreError("output must have x's shape \(formatShape(x.shape)) and dtype \(x.dtype.rawValue)")
-            }
-        } else {
-            try check(x, p, out)
-        }
+        // NCHW images may have any size the architecture takes (diffusers' sample_size is only a
+        // default); flat states must have sample_size's feature count.
+        try check(x, p, out, features: x.rank == 4 ? nil : featureSize)
         let c = network.config
         let B = x.shape[0]
         let shape: [Int]

@@ -63,14 +63,12 @@ final class ChunkContext {
     let n: Int
     let pool: BufferPool
     /// act(temb) for the chunk's images, [n][temb] (every ResNet applies its activation to temb first).
-    var actTemb: UnsafeMutablePointer<Float>
-    let tembDim: Int
+    let actTemb: UnsafeMutablePointer<Float>
 
-    init(n: Int, pool: BufferPool, actTemb: UnsafeMutablePointer<Float>, tembDim: Int) {
+    init(n: Int, pool: BufferPool, actTemb: UnsafeMutablePointer<Float>) {
         self.n = n
         self.pool = pool
         self.actTemb = actTemb
-        self.tembDim = tembDim
     }
 
     func alloc(_ c: Int, _ h: Int, _ w: Int) -> Activation4 { Activation4(p: pool.take(c * n * h * w), c: c, h: h, w: w) }
@@ -90,8 +88,6 @@ final class WeightStore {
         self.tensors = tensors
         self.source = source
     }
-
-    func has(_ name: String) -> Bool { tensors[name] != nil || legacyName(name) != nil }
 
     private func legacyName(_ name: String) -> String? {
         for (new, old) in Self.legacy where name.contains(new) {
