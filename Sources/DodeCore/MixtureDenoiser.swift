@@ -99,20 +99,27 @@ public final class MixtureDenoiser: Denoiser {
                 try lv.a.withUnsafeBufferPointer { aa in
                     try means.withUnsafeBufferPointer { mu in
                         let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!, a: aa.baseAddress!,
-                                                mu: mu.baseAddress!, c: lv.c, invAlpha: invAlpha)
+                                                mu: mu.baseAddress!, c: lv.c, invAlpha: invAlpha,
+                                                stream: B * d * 8 >= MixtureDenoiser.streamBytes)
                         let fail = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
                         fail.value.pointee = -1
                         defer { fail.value.deallocate() }
-                        let rows = Swift.max(1, 2048 / Swift.max(d, 1))
+                        // Chunks of a multiple of 4 rows (the kernel's block), at most 64 of them.
+                        let grain = Swift.max(4, 2048 / Swift.max(d, 1))
+                        let wanted = Swift.max(1, Swift.min((B + grain - 1) / grain, 64))
+                        let size = ((B + wanted - 1) / wanted + 3) / 4 * 4
+                        let chunks = B == 0 ? 0 : (B + size - 1) / size
                         switch x.dtype {
                         case .float64:
                             let src = UnsafeSendable(xin.pointer(Double.self)), o = UnsafeSendable(dst.pointer(Double.self))
-                            Parallel.forRanges(count: B, grain: rows) { r in
+                            Parallel.forEach(chunks: chunks) { c in
+                                let r = (c * size)..<Swift.min(B, c * size + size)
                                 if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
                             }
                         case .float32:
                             let src = UnsafeSendable(xin.pointer(Float.self)), o = UnsafeSendable(dst.pointer(Float.self))
-                            Parallel.forRanges(count: B, grain: rows) { r in
+                            Parallel.forEach(chunks: chunks) { c in
+                                let r = (c * size)..<Swift.min(B, c * size + size)
                                 if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
                             }
                         }
@@ -137,12 +144,20 @@ public final class MixtureDenoiser: Denoiser {
         }
     }
 
+    /// Outputs of at least this many bytes are written past the caches (non-temporal stores): at
+    /// that size they would not stay cached for the next step anyway, and skipping the read of
+    /// the destination lines saves a third of the memory traffic (bench: 10000×64 at 1.3 ms →
+    /// 0.95 ms on two cores).
+    static let streamBytes = 4 << 20
+
     /// The fused kernel over a range of rows.
     struct KernelContext: @unchecked Sendable {
         let K: Int, d: Int
         let iv: UnsafePointer<Double>, sh: UnsafePointer<Double>, a: UnsafePointer<Double>, mu: UnsafePointer<Double>
         let c: [Double]
         let invAlpha: Double
+        /// Write Float64 predictions with non-temporal stores (outputs larger than the caches).
+        let stream: Bool
 
         func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[UInt8]]?) -> Bool {
             // Blocks of rows: scaled inputs in, predictions out, masks when conditional.
@@ -173,7 +188,7 @@ public final class MixtureDenoiser: Denoiser {
                     let direct = T.self == Double.self
                     let out = direct ? UnsafeMutableRawPointer(dst + r0 * d).assumingMemoryBound(to: Double.self) : o
                     let ok = dode_gmm_rows(Int32(n), Int32(K), Int32(d), yin, mu, iv, a, sh, cb.baseAddress,
-                                           allowed == nil ? nil : UnsafePointer(mask), lp, rr, kk, out)
+                                           allowed == nil ? nil : UnsafePointer(mask), lp, rr, kk, out, direct && stream ? 1 : 0)
                     if ok == 0 { return false }
                     if !direct { let dr = dst + r0 * d; for i in 0..<(n * d) { dr[i] = T(o[i]) } }
                     r0 += n

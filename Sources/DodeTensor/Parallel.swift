@@ -19,9 +19,11 @@ public enum Parallel {
         forEachWorker(chunks: chunks, workers: threads) { _, c in body(c) }
     }
 
-    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads;
-    /// worker w takes chunks w, w + workers, … in order, so per-worker state (e.g.
-    /// reusable buffers indexed by `worker`) is never shared between threads.
+    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads. Each
+    /// worker takes the next unclaimed chunk (an atomic counter), so a core slowed by other load
+    /// does less of the work; a worker index is only ever used by one thread at a time, so
+    /// per-worker state (e.g. reusable buffers indexed by `worker`) is never shared. Which
+    /// worker runs a chunk varies from run to run: results must depend on the chunk alone.
     @inlinable
     public static func forEachWorker(chunks: Int, workers: Int, _ body: (_ worker: Int, _ chunk: Int) -> Void) {
         let t = max(1, min(workers, chunks))
@@ -29,13 +31,14 @@ public enum Parallel {
             for c in 0..<chunks { body(0, c) }
             return
         }
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let box = UnsafeSendable(body)
             DispatchQueue.concurrentPerform(iterations: t) { w in
-                var c = w
-                while c < chunks {
+                while true {
+                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if c >= chunks { break }
                     box.value(w, c)
-                    c += t
                 }
             }
         }

@@ -111,6 +111,33 @@ final class MixtureTests: XCTestCase {
         XCTAssertEqual(Array(a.prefix(7 * 64)), c)
     }
 
+    /// A batch large enough for streamed (non-temporal) stores gives, row for row, the bits that
+    /// small cached batches give; an odd width (streaming not possible) and a class mask too.
+    func testLargeBatchesMatchSmallOnes() throws {
+        for (d, labelled) in [(64, false), (61, false), (64, true)] {
+            let K = 5
+            let g = Generator(seed: 21)
+            let mu = try g.randn([K, d]).toArray(), sd = try g.rand([K, d]).toArray()
+            let m = try MixtureDenoiser(weights: [1, 2, 1, 3, 1], means: (0..<K).map { k in (0..<d).map { mu[k * d + $0] } },
+                                        stds: (0..<K).map { k in (0..<d).map { 0.05 + 0.4 * sd[k * d + $0] } },
+                                        labels: labelled ? [0, 1, 0, 1, 1] : nil, schedule: edm)
+            let B = MixtureDenoiser.streamBytes / (8 * d) + 37
+            let x = try Generator(seed: 22).randn([B, d])
+            let cond = labelled ? try Tensor((0..<B).map { Double($0 % 2) }, shape: [B]) : nil
+            let p = try edm.point(s: 0.7)
+            let all = try m.denoise(x, at: p, cond: cond).toArray()
+            var r0 = 0, n = 1
+            while r0 < B {
+                let len = Swift.min(n, B - r0)
+                let part = try m.denoise(try x.narrow(0, r0, len).clone(), at: p,
+                                         cond: cond == nil ? nil : try cond!.narrow(0, r0, len).clone()).toArray()
+                XCTAssertEqual(part, Array(all[(r0 * d)..<((r0 + len) * d)]), "d=\(d) rows \(r0)..<\(r0 + len)")
+                r0 += len
+                n = n * 3 + 1
+            }
+        }
+    }
+
     func testConditionalComponents() throws {
         let m = try MixtureDenoiser(weights: [1, 1], means: [[-2], [2]], stds: [[0.1], [0.1]], labels: [0, 1], schedule: edm)
         let p = try edm.point(s: 5)

@@ -7,9 +7,11 @@
 ///   lp_k = c_k − ½ Σ_j (y_j − μ_kj)²·iv_kj   (components with allowed[k] == 0 skipped)
 ///   r = softmax(lp),  out_j = Σ_k r_k·a_kj + y_j·Σ_k r_k·sh_kj
 /// R consecutive rows (y and out are R×d; allowed, when given, is R×K); `lp` holds 4·K doubles.
+/// `stream` != 0 writes `out` with non-temporal stores (for outputs larger than the caches).
+/// Returns 0 when a row has no allowed component or memory runs out.
 int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const double *iv, const double *a,
                   const double *sh, const double *c, const unsigned char *allowed,
-                  double *lp, double *rr, int *kk, double *out);
+                  double *lp, double *rr, int *kk, double *out, int stream);
 
 /// y = x·σ(x) (SiLU) for n Float32 values; x and y may be the same array.
 void dode_silu_f32(const float *x, float *y, long n);
