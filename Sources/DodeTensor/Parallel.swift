@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Threading policy for batch work. Work is always split into the same chunks whatever the
@@ -19,29 +18,24 @@ public enum Parallel {
         forEachWorker(chunks: chunks, workers: threads) { _, c in body(c) }
     }
 
-    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads. Each
-    /// worker takes the next unclaimed chunk (an atomic counter), so a core slowed by other load
-    /// does less of the work; a worker index is only ever used by one thread at a time, so
-    /// per-worker state (e.g. reusable buffers indexed by `worker`) is never shared. Which
-    /// worker runs a chunk varies from run to run: results must depend on the chunk alone.
+    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads (the
+    /// caller and persistent pool threads, see `WorkerPool`). Each worker takes the next
+    /// unclaimed chunk (an atomic counter), so a core slowed by other load does less of the
+    /// work; a worker index is only ever used by one thread at a time, so per-worker state
+    /// (e.g. reusable buffers indexed by `worker`) is never shared. Which worker runs a chunk
+    /// varies from run to run: results must depend on the chunk alone. A call made while the
+    /// pool is busy (from inside a body, or from another thread) runs on the calling thread.
     @inlinable
     public static func forEachWorker(chunks: Int, workers: Int, _ body: (_ worker: Int, _ chunk: Int) -> Void) {
         let t = max(1, min(workers, chunks))
-        if t == 1 {
+        if t == 1 || !runOnPool(chunks: chunks, workers: t, body) {
             for c in 0..<chunks { body(0, c) }
-            return
         }
-        let next = Atomic<Int>(0)
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: t) { w in
-                while true {
-                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if c >= chunks { break }
-                    box.value(w, c)
-                }
-            }
-        }
+    }
+
+    @usableFromInline
+    static func runOnPool(chunks: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
+        WorkerPool.shared.run(chunks: chunks, workers: workers, body)
     }
 
     /// Splits `0..<count` into ranges of at least `grain` elements and runs them in parallel.

@@ -13,6 +13,13 @@ int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const 
                   const double *sh, const double *c, const unsigned char *allowed,
                   double *lp, double *rr, int *kk, double *out, int stream);
 
+/// The CPU's spin-wait hint (PAUSE on x86; nothing elsewhere), for polling loops.
+static inline void dode_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /// y = x·σ(x) (SiLU) for n Float32 values; x and y may be the same array.
 void dode_silu_f32(const float *x, float *y, long n);
 

@@ -1,0 +1,170 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKernels
+import Synchronization
+
+/// The persistent threads behind `Parallel`: `threads − 1` workers that stay awake for a short
+/// while after each job, polling for the next one, and only then sleep on a condition variable.
+///
+/// Why not Dispatch: on a virtual machine an idle vCPU is halted, and waking it costs tens to
+/// hundreds of microseconds, so a pool that sleeps between jobs (libdispatch's) leaves the second
+/// core out of millisecond-sized jobs altogether (measured here: 64 chunks of 15 µs each through
+/// `concurrentPerform(iterations: 2)` ran 62 of them on the calling thread). A sampling loop calls
+/// the denoiser and the tensor kernels back to back, so a worker that polls for about a
+/// millisecond is always there for the next step; OpenMP runtimes and OpenBLAS work the same way.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
+
+    /// How long an idle worker polls for the next job before it sleeps. Polling yields the CPU
+    /// (`sched_yield`) after the first microseconds, so it does not hold off other threads.
+    static let pollSeconds = 0.002
+
+    /// One call's work: chunks claimed from an atomic counter by the caller (worker 0) and the
+    /// first `workers − 1` pool threads.
+    final class Job: @unchecked Sendable {
+        let generation: Int, chunks: Int, workers: Int
+        var body: ((Int, Int) -> Void)?
+        let next = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+
+        init(generation: Int, chunks: Int, workers: Int, body: @escaping (Int, Int) -> Void) {
+            self.generation = generation; self.chunks = chunks; self.workers = workers; self.body = body
+        }
+
+        func run(worker: Int) {
+            guard let body else { return }
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if c >= chunks { return }
+                body(worker, c)
+            }
+        }
+    }
+
+    private let busy = Atomic<Bool>(false)
+    private let generation = Atomic<Int>(0)
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let wake: UnsafeMutablePointer<pthread_cond_t>
+    // Guarded by `mutex`.
+    private var current: Job?
+    private var sleepers = 0
+    private var started = 0
+
+    private init() {
+        mutex = .allocate(capacity: 1)
+        wake = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+    }
+
+    /// Runs `body(worker, chunk)` for every chunk on `workers` threads (the caller and
+    /// `workers − 1` pool threads) and returns when all chunks are done. Returns false without
+    /// running anything when the pool is already in use (a nested or concurrent call), or when a
+    /// worker thread cannot be started; the caller then runs the chunks itself.
+    func run(chunks: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        guard ensureThreads(workers - 1) else { return false }
+        return withoutActuallyEscaping(body) { body in
+            pthread_mutex_lock(mutex)
+            let job = Job(generation: generation.load(ordering: .relaxed) + 1, chunks: chunks, workers: workers, body: body)
+            current = job
+            generation.store(job.generation, ordering: .releasing)
+            if sleepers > 0 { pthread_cond_broadcast(wake) }
+            pthread_mutex_unlock(mutex)
+            job.run(worker: 0)
+            var spins = 0
+            while job.finished.load(ordering: .acquiring) < workers - 1 {
+                spins += 1
+                if spins < 4096 { spinPause() } else { sched_yield() }
+            }
+            // No thread calls the body any more (late pool threads only read the counts).
+            pthread_mutex_lock(mutex)
+            job.body = nil
+            current = nil
+            pthread_mutex_unlock(mutex)
+            return true
+        }
+    }
+
+    /// Starts pool threads until there are `n`. False if the system refuses a thread.
+    private func ensureThreads(_ n: Int) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while started < n {
+            let index = started + 1
+            // The thread starts from the current generation: a job published after this point is
+            // new to it even if the thread only begins running later.
+            let context = Unmanaged.passRetained(Start(pool: self, index: index, seen: generation.load(ordering: .acquiring))).toOpaque()
+            var thread = pthread_t()
+            guard pthread_create(&thread, nil, { raw in
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                start.pool.loop(index: start.index, seen: start.seen)
+                return nil
+            }, context) == 0 else {
+                Unmanaged<Start>.fromOpaque(context).release()
+                return false
+            }
+            pthread_detach(thread)
+            started += 1
+        }
+        return true
+    }
+
+    private final class Start {
+        let pool: WorkerPool, index: Int, seen: Int
+        init(pool: WorkerPool, index: Int, seen: Int) { self.pool = pool; self.index = index; self.seen = seen }
+    }
+
+    /// A pool thread: wait for a new generation, take part in its job if it is one of the first
+    /// `workers − 1` threads, repeat.
+    private func loop(index: Int, seen start: Int) {
+        var seen = start
+        while true {
+            waitForNewGeneration(after: seen)
+            // `current` and `generation` change together under the mutex: the job read here is
+            // the one of generation `seen`, or nil once that job has completed without us.
+            pthread_mutex_lock(mutex)
+            let job = current
+            seen = generation.load(ordering: .relaxed)
+            pthread_mutex_unlock(mutex)
+            guard let job, job.generation == seen else { continue }
+            if index < job.workers {
+                job.run(worker: index)
+                job.finished.wrappingAdd(1, ordering: .releasing)
+            }
+        }
+    }
+
+    /// Polls for `pollSeconds` (pausing, then yielding the CPU), then sleeps until woken.
+    private func waitForNewGeneration(after seen: Int) {
+        var spins = 0
+        let deadline = monotonicSeconds() + WorkerPool.pollSeconds
+        while generation.load(ordering: .acquiring) == seen {
+            spins += 1
+            if spins < 2048 { spinPause(); continue }
+            if spins % 16 == 0 && monotonicSeconds() > deadline {
+                pthread_mutex_lock(mutex)
+                while generation.load(ordering: .acquiring) == seen {
+                    sleepers += 1
+                    pthread_cond_wait(wake, mutex)
+                    sleepers -= 1
+                }
+                pthread_mutex_unlock(mutex)
+                return
+            }
+            sched_yield()
+        }
+    }
+}
+
+@inline(__always)
+private func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
+}
+
+@inline(__always)
+private func spinPause() { dode_spin_pause() }
