@@ -96,6 +96,30 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertTrue(draws.allSatisfy { $0 == draws[0] })
     }
 
+    /// hasNonFinite finds one NaN or ±Inf anywhere (vector body, tail, chunk edges) in Float64
+    /// and Float32, and nothing in finite data with extreme values.
+    func testHasNonFinite() throws {
+        for dtype in [DType.float64, .float32] {
+            for n in [1, 31, 32, 33, 100, 65536 + 40, 200_000] {
+                let big: Double = dtype == .float64 ? 1e308 : 3e38
+                var base = [Double](repeating: 0, count: n)
+                for i in 0..<n {
+                    let scale: Double = i % 5 == 0 ? big : 1
+                    base[i] = Double(i % 7 - 3) / 3 * scale
+                }
+                XCTAssertFalse(try Tensor(base, shape: [n]).to(dtype).hasNonFinite(), "finite, n = \(n)")
+                for pos in Set([0, n / 2, n - 1, min(n - 1, 65536), max(0, n - 33)]) {
+                    for bad in [Double.nan, .infinity, -.infinity] {
+                        let keep = base[pos]
+                        base[pos] = bad
+                        XCTAssertTrue(try Tensor(base, shape: [n]).to(dtype).hasNonFinite(), "\(bad) at \(pos) of \(n), \(dtype)")
+                        base[pos] = keep
+                    }
+                }
+            }
+        }
+    }
+
     /// Row rule: row i depends only on (seed, counter, i).
     func testGeneratorRowRule() throws {
         let big = try Generator(seed: 5).randn([6, 3]), small = try Generator(seed: 5).randn([2, 3])
