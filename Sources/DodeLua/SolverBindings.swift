@@ -143,9 +143,15 @@ extension LuaVM {
             guard let e = r.next else { throw a.error("the run is finished") }
             a.vm.pushEvaluation(e); return 1
         }
+        def("Stepper:buffer", "st:buffer()", "A state-shaped buffer the run lends for the next prediction: st:step(den:into(st:buffer(), st:x(), st:point())) allocates nothing and copies nothing. Any other D given to st:step is copied, since the loop may overwrite it while the run still needs it.") { a in
+            let r = try a.stepper(1).run
+            guard !r.done else { throw a.error("the run is finished") }
+            return a.push(try r.predictionBuffer())
+        }
         def("Stepper:step", "st:step(D)", "Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction you computed) and advances. Returns the new state.") { a in
             let r = try a.stepper(1).run, d = try a.tensor(2)
-            return a.push(try r.step(d))
+            // The Lua side may reuse D's buffer for the next evaluation (den:into).
+            return a.push(try r.step(d, borrowed: true))
         }
     }
 

@@ -15,7 +15,19 @@ T:add('a hand-driven stepper gives bit-identical results to sample', function(t)
     local st = s:start(grid, x)
     while not st:done() do st:step(den(st:x(), st:point())) end
     t:eq((a - st:x()):abs():max(), 0, s:name() .. ': stepper == sample')
+    -- One buffer the loop overwrites every evaluation: the run must keep its own copies.
+    local buf = dode.zeros(x:size(1), den:dim())
+    st = s:start(grid, x)
+    while not st:done() do st:step(den:into(buf, st:x(), st:point())) end
+    t:eq((a - st:x()):abs():max(), 0, s:name() .. ': stepper with a reused buffer == sample')
+    -- Buffers the run lends: no copy, same result.
+    st = s:start(grid, x)
+    while not st:done() do st:step(den:into(st:buffer(), st:x(), st:point())) end
+    t:eq((a - st:x()):abs():max(), 0, s:name() .. ': stepper with st:buffer() == sample')
   end
+  local st = dode.solver.ddim():start(grid, x)
+  while not st:done() do st:step(den(st:x(), st:point())) end
+  t:raises(function() st:buffer() end, { 'Stepper:buffer', 'finished' })
 end)
 
 T:add('plans, NFE, callbacks and keep', function(t)

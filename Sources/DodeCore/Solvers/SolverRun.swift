@@ -17,6 +17,7 @@ public final class SolverRun {
     var ds: [Int: Tensor] = [:]
     var aux: [String: (Tensor, Point)] = [:]
     var pool: [Tensor] = []
+    var lent: [Tensor?]
     let depth: Int
 
     public init(solver: Solver, grid: Grid, x: Tensor, plan: Plan? = nil, extraDepth: Int = 0) throws {
@@ -27,6 +28,7 @@ public final class SolverRun {
         guard !x.hasNonFinite() else { throw CoreError("the start state contains NaN or Inf") }
         state = x.contiguous().clone()
         depth = Swift.max(solver.historyDepth, 1) + extraDepth
+        lent = [Tensor?](repeating: nil, count: depth + 1)
     }
 
     public var done: Bool { k >= plan.evaluations.count }
@@ -47,13 +49,22 @@ public final class SolverRun {
     }
 
     /// Records the prediction D_k made at the current state. Call before computing the update.
-    public func record(_ denoised: Tensor) throws {
+    /// A `borrowed` prediction belongs to the caller, who may overwrite it while the run still
+    /// reads it (a Lua loop reusing one buffer with `den:into`; multistep and multistage solvers
+    /// read past predictions): the run keeps a copy in one of its own buffers.
+    public func record(_ denoised: Tensor, borrowed: Bool = false) throws {
         guard !done else { throw CoreError("the run is finished (all \(plan.nfe) evaluations are done)") }
         guard denoised.shape == state.shape else {
             throw CoreError("the prediction has shape \(formatShape(denoised.shape)), the state \(formatShape(state.shape))")
         }
         xs[k] = state
-        ds[k] = denoised.dtype == state.dtype && denoised.isContiguous ? denoised : denoised.contiguous().to(state.dtype)
+        if borrowed && !(denoised === lent[k % lent.count]) {
+            let own = try buffer()
+            try own.copy(from: denoised)
+            ds[k] = own
+        } else {
+            ds[k] = denoised.dtype == state.dtype && denoised.isContiguous ? denoised : denoised.contiguous().to(state.dtype)
+        }
         lastDenoised = ds[k]
     }
 
@@ -125,12 +136,24 @@ public final class SolverRun {
 
     /// The standard step: record D_k, compute the solver's update, apply it.
     @discardableResult
-    public func step(_ denoised: Tensor) throws -> Tensor {
-        try record(denoised)
+    public func step(_ denoised: Tensor, borrowed: Bool = false) throws -> Tensor {
+        try record(denoised, borrowed: borrowed)
         return try apply(try solver.update(k, self))
     }
 
     // MARK: buffers
+
+    /// A buffer the run lends for the prediction of the current evaluation, so that a loop can
+    /// write it in place (`den:into(st:buffer(), st:x(), st:point())`) and hand it back with no
+    /// copy. The run owns a ring of depth + 1 of them: the one lent for evaluation k has left
+    /// the history window (evaluations k − depth … k − 1) by the time k comes round again.
+    public func predictionBuffer() throws -> Tensor {
+        let i = k % lent.count
+        if let t = lent[i] { return t }
+        let t = try Tensor.empty(state.shape, dtype: state.dtype)
+        lent[i] = t
+        return t
+    }
 
     /// A state-shaped buffer, reused from history that nothing else references.
     func buffer() throws -> Tensor {
