@@ -40,6 +40,7 @@ public final class EmpiricalDenoiser: Denoiser {
         while start < B {
             let m = Swift.min(chunk, B - start)
             let yb = y.pointer(Double.self) + start * d, wb = w.pointer(Double.self)
+            Parallel.releaseCores()
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(N), Int32(d), inv, yb, Int32(d),
                         data.pointer(Double.self), Int32(d), 0, wb, Int32(N))
             let (wp, hn) = (UnsafeSendable(wb), halfNorms)
@@ -54,6 +55,7 @@ public final class EmpiricalDenoiser: Denoiser {
                     for n in 0..<N { row[n] *= iz }
                 }
             }
+            Parallel.releaseCores()
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d), Int32(N), 1, wb, Int32(N),
                         data.pointer(Double.self), Int32(d), 0, res.pointer(Double.self) + start * d, Int32(d))
             start += m

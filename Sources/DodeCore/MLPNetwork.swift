@@ -159,6 +159,7 @@ public final class MLPNetwork {
             let rows = inp.shape[0]
             let out = try Tensor.empty([rows, w.shape[0]], dtype: .float32)
             if let b { try out.copy(from: b) }
+            Parallel.releaseCores()
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(w.shape[0]), Int32(w.shape[1]), 1,
                         inp.pointer(Float.self), Int32(inp.shape[1]), w.pointer(Float.self), Int32(w.shape[1]),
                         b == nil ? 0 : 1, out.pointer(Float.self), Int32(w.shape[0]))

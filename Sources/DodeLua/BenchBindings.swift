@@ -28,6 +28,7 @@ extension LuaVM {
                 throw a.error("expects contiguous Float64 matrices a (m×k), b (k×n), c (m×n)")
             }
             let m = Int32(x.shape[0]), k = Int32(x.shape[1]), n = Int32(y.shape[1])
+            Parallel.releaseCores()   // as Tensor.gemm does: OpenBLAS's threads get the cores
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, x.pointer(Double.self), k,
                         y.pointer(Double.self), n, 0, z.pointer(Double.self), n)
             return 0

@@ -33,6 +33,10 @@ public enum Parallel {
         }
     }
 
+    /// Lets the pool's threads sleep now rather than poll for the next job: call before a
+    /// multithreaded BLAS call, whose own threads need the cores.
+    public static func releaseCores() { WorkerPool.shared.rest() }
+
     @usableFromInline
     static func runOnPool(chunks: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
         WorkerPool.shared.run(chunks: chunks, workers: workers, body)

@@ -44,10 +44,12 @@ extension Tensor {
         let ta = la.trans ? CblasTrans : CblasNoTrans, tb = lb.trans ? CblasTrans : CblasNoTrans
         switch out.dtype {
         case .float64:
+            Parallel.releaseCores()
             cblas_dgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha,
                         av.pointer(Double.self), Int32(la.ld), bv.pointer(Double.self), Int32(lb.ld),
                         beta, out.pointer(Double.self), Int32(n))
         case .float32:
+            Parallel.releaseCores()
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), Float(alpha),
                         av.pointer(Float.self), Int32(la.ld), bv.pointer(Float.self), Int32(lb.ld),
                         Float(beta), out.pointer(Float.self), Int32(n))

@@ -44,6 +44,8 @@ final class WorkerPool: @unchecked Sendable {
 
     private let busy = Atomic<Bool>(false)
     private let generation = Atomic<Int>(0)
+    /// Bumped by `rest()`: polling threads go to sleep at once.
+    private let restEpoch = Atomic<Int>(0)
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
     // Guarded by `mutex`.
@@ -137,14 +139,23 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Makes polling threads sleep now instead of at the end of their polling time: called
+    /// before work that brings its own threads (a multithreaded BLAS call), which would otherwise
+    /// share a core with a poller.
+    func rest() {
+        restEpoch.wrappingAdd(1, ordering: .relaxed)
+    }
+
     /// Polls for `pollSeconds` (pausing, then yielding the CPU), then sleeps until woken.
     private func waitForNewGeneration(after seen: Int) {
         var spins = 0
         let deadline = monotonicSeconds() + WorkerPool.pollSeconds
+        let epoch = restEpoch.load(ordering: .relaxed)
         while generation.load(ordering: .acquiring) == seen {
             spins += 1
-            if spins < 2048 { spinPause(); continue }
-            if spins % 16 == 0 && monotonicSeconds() > deadline {
+            let resting = restEpoch.load(ordering: .relaxed) != epoch
+            if spins < 2048 && !resting { spinPause(); continue }
+            if resting || (spins % 16 == 0 && monotonicSeconds() > deadline) {
                 pthread_mutex_lock(mutex)
                 while generation.load(ordering: .acquiring) == seen {
                     sleepers += 1
