@@ -93,13 +93,18 @@ public final class MixtureDenoiser: Denoiser {
         let lv = level(p.s)
         let xin = x.contiguous()
         let dst = out.isContiguous ? out : try Tensor.empty(out.shape, dtype: out.dtype)
-        let invAlpha = 1 / p.alpha
-        try lv.iv.withUnsafeBufferPointer { iv in
-            try lv.sh.withUnsafeBufferPointer { sh in
+        // The kernel reads the state x = α·y itself, with α folded into the constants:
+        // (x − αμ)²·(1/v)/α² = (y − μ)²/v and y·shrink = x·(shrink/α); a and c do not change.
+        let al = p.alpha
+        let kmu = al == 1 ? means : means.map { $0 * al }
+        let kiv = al == 1 ? lv.iv : lv.iv.map { $0 / (al * al) }
+        let ksh = al == 1 ? lv.sh : lv.sh.map { $0 / al }
+        try kiv.withUnsafeBufferPointer { iv in
+            try ksh.withUnsafeBufferPointer { sh in
                 try lv.a.withUnsafeBufferPointer { aa in
-                    try means.withUnsafeBufferPointer { mu in
+                    try kmu.withUnsafeBufferPointer { mu in
                         let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!, a: aa.baseAddress!,
-                                                mu: mu.baseAddress!, c: lv.c, invAlpha: invAlpha,
+                                                mu: mu.baseAddress!, c: lv.c,
                                                 stream: B * d * 8 >= MixtureDenoiser.streamBytes)
                         let fail = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
                         fail.value.pointee = -1
@@ -155,12 +160,11 @@ public final class MixtureDenoiser: Denoiser {
         let K: Int, d: Int
         let iv: UnsafePointer<Double>, sh: UnsafePointer<Double>, a: UnsafePointer<Double>, mu: UnsafePointer<Double>
         let c: [Double]
-        let invAlpha: Double
         /// Write Float64 predictions with non-temporal stores (outputs larger than the caches).
         let stream: Bool
 
         func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[UInt8]]?) -> Bool {
-            // Blocks of rows: scaled inputs in, predictions out, masks when conditional.
+            // Blocks of rows: Float64 states in, predictions out, masks when conditional.
             let block = 32
             let y = UnsafeMutablePointer<Double>.allocate(capacity: block * d)
             let o = UnsafeMutablePointer<Double>.allocate(capacity: block * d)
@@ -174,12 +178,12 @@ public final class MixtureDenoiser: Denoiser {
                 while r0 < rows.upperBound {
                     let n = Swift.min(block, rows.upperBound - r0)
                     let s = src + r0 * d
-                    // Double input with α = 1 (EDM/VE) is used in place; otherwise scaled to y = x/α.
+                    // Float64 states are read in place; Float32 ones are widened first.
                     let yin: UnsafePointer<Double>
-                    if T.self == Double.self && invAlpha == 1 {
+                    if T.self == Double.self {
                         yin = UnsafePointer(UnsafeMutableRawPointer(s).assumingMemoryBound(to: Double.self))
                     } else {
-                        for i in 0..<(n * d) { y[i] = s[i].double * invAlpha }
+                        for i in 0..<(n * d) { y[i] = s[i].double }
                         yin = UnsafePointer(y)
                     }
                     if let allowed {

@@ -21,12 +21,15 @@ final class WorkerPool: @unchecked Sendable {
     static let pollSeconds = 0.002
 
     /// One call's work: chunks claimed from an atomic counter by the caller (worker 0) and the
-    /// first `workers − 1` pool threads.
+    /// pool threads 1 ..< workers that join before the caller closes the job.
     final class Job: @unchecked Sendable {
         let generation: Int, chunks: Int, workers: Int
         var body: ((Int, Int) -> Void)?
         let next = Atomic<Int>(0)
+        /// Threads that joined, plus `closed` once the caller has run out of chunks.
+        let joined = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
+        static let closed = 1 << 40
 
         init(generation: Int, chunks: Int, workers: Int, body: @escaping (Int, Int) -> Void) {
             self.generation = generation; self.chunks = chunks; self.workers = workers; self.body = body
@@ -40,6 +43,9 @@ final class WorkerPool: @unchecked Sendable {
                 body(worker, c)
             }
         }
+
+        /// A pool thread takes part only if the job is still open; then it must report back.
+        func join() -> Bool { joined.wrappingAdd(1, ordering: .acquiring).oldValue < Job.closed }
     }
 
     private let busy = Atomic<Bool>(false)
@@ -60,14 +66,17 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(wake, nil)
     }
 
-    /// Runs `body(worker, chunk)` for every chunk on `workers` threads (the caller and
-    /// `workers − 1` pool threads) and returns when all chunks are done. Returns false without
-    /// running anything when the pool is already in use (a nested or concurrent call), or when a
-    /// worker thread cannot be started; the caller then runs the chunks itself.
+    /// Runs `body(worker, chunk)` for every chunk on up to `workers` threads (the caller and
+    /// `workers − 1` pool threads) and returns when all chunks are done. The caller does not wait
+    /// for a pool thread that has not joined by the time the chunks run out (a sleeping thread
+    /// takes long to wake on a VM). Returns false without running anything when the pool is
+    /// already in use (a nested or concurrent call) or has no thread; the caller then runs the
+    /// chunks itself.
     func run(chunks: Int, workers: Int, _ body: (Int, Int) -> Void) -> Bool {
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         defer { busy.store(false, ordering: .releasing) }
-        guard ensureThreads(workers - 1) else { return false }
+        let workers = Swift.min(workers, ensureThreads(workers - 1) + 1)
+        guard workers > 1 else { return false }
         return withoutActuallyEscaping(body) { body in
             pthread_mutex_lock(mutex)
             let job = Job(generation: generation.load(ordering: .relaxed) + 1, chunks: chunks, workers: workers, body: body)
@@ -76,8 +85,10 @@ final class WorkerPool: @unchecked Sendable {
             if sleepers > 0 { pthread_cond_broadcast(wake) }
             pthread_mutex_unlock(mutex)
             job.run(worker: 0)
+            // Close the job: threads that joined before this are waited for, later ones skip it.
+            let joined = job.joined.wrappingAdd(Job.closed, ordering: .acquiringAndReleasing).oldValue
             var spins = 0
-            while job.finished.load(ordering: .acquiring) < workers - 1 {
+            while job.finished.load(ordering: .acquiring) < joined {
                 spins += 1
                 if spins < 4096 { spinPause() } else { sched_yield() }
             }
@@ -90,11 +101,12 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Starts pool threads until there are `n`. False if the system refuses a thread.
-    private func ensureThreads(_ n: Int) -> Bool {
+    /// Starts pool threads until there are `n` (at most 63), and returns how many there are
+    /// (fewer if the system refuses a thread).
+    private func ensureThreads(_ n: Int) -> Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while started < n {
+        while started < Swift.min(n, 63) {
             let index = started + 1
             // The thread starts from the current generation: a job published after this point is
             // new to it even if the thread only begins running later.
@@ -106,12 +118,12 @@ final class WorkerPool: @unchecked Sendable {
                 return nil
             }, context) == 0 else {
                 Unmanaged<Start>.fromOpaque(context).release()
-                return false
+                break
             }
             pthread_detach(thread)
             started += 1
         }
-        return true
+        return Swift.min(started, n)
     }
 
     private final class Start {
@@ -120,22 +132,23 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// A pool thread: wait for a new generation, take part in its job if it is one of the first
-    /// `workers − 1` threads, repeat.
+    /// `workers − 1` threads and the job is still open, repeat.
     private func loop(index: Int, seen start: Int) {
         var seen = start
+        var epoch = restEpoch.load(ordering: .relaxed)
         while true {
-            waitForNewGeneration(after: seen)
+            waitForNewGeneration(after: seen, restEpoch: epoch)
             // `current` and `generation` change together under the mutex: the job read here is
             // the one of generation `seen`, or nil once that job has completed without us.
             pthread_mutex_lock(mutex)
             let job = current
             seen = generation.load(ordering: .relaxed)
             pthread_mutex_unlock(mutex)
-            guard let job, job.generation == seen else { continue }
-            if index < job.workers {
-                job.run(worker: index)
-                job.finished.wrappingAdd(1, ordering: .releasing)
-            }
+            // Read before reporting back: a `rest()` right after the caller returns must count.
+            epoch = restEpoch.load(ordering: .relaxed)
+            guard let job, job.generation == seen, index < job.workers, job.join() else { continue }
+            job.run(worker: index)
+            job.finished.wrappingAdd(1, ordering: .releasing)
         }
     }
 
@@ -146,11 +159,11 @@ final class WorkerPool: @unchecked Sendable {
         restEpoch.wrappingAdd(1, ordering: .relaxed)
     }
 
-    /// Polls for `pollSeconds` (pausing, then yielding the CPU), then sleeps until woken.
-    private func waitForNewGeneration(after seen: Int) {
+    /// Polls for `pollSeconds` (pausing, then yielding the CPU), then sleeps until woken; sleeps
+    /// at once when `rest()` has been called since `epoch` was read.
+    private func waitForNewGeneration(after seen: Int, restEpoch epoch: Int) {
         var spins = 0
         let deadline = monotonicSeconds() + WorkerPool.pollSeconds
-        let epoch = restEpoch.load(ordering: .relaxed)
         while generation.load(ordering: .acquiring) == seen {
             spins += 1
             let resting = restEpoch.load(ordering: .relaxed) != epoch

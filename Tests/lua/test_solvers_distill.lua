@@ -28,6 +28,11 @@ T:add('a hand-driven stepper gives bit-identical results to sample', function(t)
   local st = dode.solver.ddim():start(grid, x)
   while not st:done() do st:step(den(st:x(), st:point())) end
   t:raises(function() st:buffer() end, { 'Stepper:buffer', 'finished' })
+  -- A lent buffer kept for the next evaluation would overwrite a prediction still in use.
+  st = dode.solver.dpmpp{ order = 2 }:start(grid, x)
+  local once = st:buffer()
+  st:step(den:into(once, st:x(), st:point()))
+  t:raises(function() st:step(den:into(once, st:x(), st:point())) end, { 'Stepper:step', 'prediction 1', 'new st:buffer()' })
 end)
 
 T:add('plans, NFE, callbacks and keep', function(t)

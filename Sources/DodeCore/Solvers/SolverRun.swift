@@ -57,6 +57,10 @@ public final class SolverRun {
         guard denoised.shape == state.shape else {
             throw CoreError("the prediction has shape \(formatShape(denoised.shape)), the state \(formatShape(state.shape))")
         }
+        if borrowed, let j = ds.first(where: { $0.value.storage === denoised.storage })?.key {
+            // Already overwritten by the time it comes back: the run cannot recover D_j.
+            throw CoreError("the prediction is written into the buffer that holds prediction \(j + 1), which the solver still uses; take a new st:buffer() for every evaluation")
+        }
         xs[k] = state
         if borrowed && !(denoised === lent[k % lent.count]) {
             let own = try buffer()
@@ -104,6 +108,14 @@ public final class SolverRun {
         }
         state = newState
         k += 1
+        if done {
+            // Nothing reads history after the last evaluation: hand the buffers back to the
+            // allocator now rather than when the run object dies (a Lua stepper lives until the
+            // garbage collector runs, and the next run would otherwise touch fresh pages).
+            xs.removeAll(); ds.removeAll(); aux.removeAll(); pool.removeAll()
+            lent = [Tensor?](repeating: nil, count: lent.count)
+            return
+        }
         // Drop history beyond the window, recycling buffers nobody else holds.
         let cutoff = k - depth
         for j in Array(xs.keys) where j < cutoff { recycle(xs.removeValue(forKey: j)) }
@@ -125,10 +137,12 @@ public final class SolverRun {
             try advance(to: out)
             return out
         case let .function(f):
-            let out = try f(cons)
+            var out = try f(cons)
             guard out.shape == state.shape else {
                 throw CoreError("the solver's update returned shape \(formatShape(out.shape)), the state has \(formatShape(state.shape))")
             }
+            // A state must not live in a buffer the run lends again (an update returning D itself).
+            if lent.contains(where: { $0?.storage === out.storage }) { out = out.clone() }
             try advance(to: out.dtype == state.dtype ? out.contiguous() : out.to(state.dtype).contiguous())
             return state
         }
