@@ -33,11 +33,18 @@ extension LuaVM {
         dode_setmetatable(L, type)
     }
 
-    /// Pushes a tensor, telling the collector about its bytes so loops that allocate many
-    /// tensors do not grow the heap without bound (design.md).
+    /// Pushes a tensor, telling the collector about its storage's bytes the first time that
+    /// storage reaches Lua, so loops that allocate many tensors do not grow the heap without
+    /// bound (design.md). A storage pushed again (a stepper's state at every evaluation) is not
+    /// counted again: that made every evaluation run a collection step of several MB.
     public func push(_ t: Tensor) {
         pushObject(t, type: LuaTypes.tensor)
-        gcDebt += t.count * t.dtype.size + 64
+        if t.storage.reportedToCollector {
+            gcDebt += 64
+        } else {
+            t.storage.reportedToCollector = true
+            gcDebt += t.storage.count * t.dtype.size + 64
+        }
         if gcDebt >= 256 * 1024 {
             _ = dode_gc_step(L, Int32(min(gcDebt / 1024, Int(Int32.max))))
             gcDebt = 0

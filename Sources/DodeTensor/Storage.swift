@@ -53,6 +53,9 @@ public final class Storage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int
     public let raw: UnsafeMutableRawPointer
+    /// Set by an embedding's garbage collector (the Lua VM) once it has counted these bytes, so
+    /// that a storage handed out many times (a solver run's state) is counted once.
+    public var reportedToCollector = false
 
     /// glibc returns large blocks to the kernel on free (mmap/munmap) and faults fresh pages in
     /// on the next allocation; solver and network loops allocate same-sized buffers over and

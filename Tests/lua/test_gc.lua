@@ -24,4 +24,28 @@ T:add('1e6 tensors of 1000 doubles stay under 100 MB', function(t)
   t:eq(acc, (n // 100000) * 1000, 'loop ran')
 end)
 
+-- A stepper hands its state to Lua at every evaluation; the state's bytes are counted once
+-- per storage, and the run still recycles its buffers: 400 evaluations on a 4 MB state
+-- (1.6 GB of states in all) stay within 120 MB of peak RSS.
+T:add('a long stepper loop on a 4 MB state stays bounded', function(t)
+  local vp = dode.schedule.vp{}
+  local den = dode.denoiser.gmm{ weights = { 1, 1 }, means = { { 0, 1 }, { 1, 0 } }, stds = { { 0.5, 0.5 }, { 0.5, 0.5 } }, schedule = vp }
+  local x = dode.randn(dode.Generator(1), 262144, 2)
+  local grid = dode.grid.discrete(vp, 100, { spacing = 'trailing' })
+  local n = 0
+  for _, use_buffer in ipairs{ true, false } do
+    for _ = 1, 2 do
+      local st = dode.solver.dpmpp{ order = 2 }:start(grid, x)
+      while not st:done() do
+        if use_buffer then st:step(den:into(st:buffer(), st:x(), st:point())) else st:step(den(st:x(), st:point())) end
+        n = n + 1
+      end
+    end
+  end
+  local peak = peak_rss_mb()
+  print(string.format('    %d evaluations, peak RSS %.1f MB', n, peak or -1))
+  t:eq(n, 400, 'loop ran')
+  t:ok(peak and peak < 120, string.format('peak RSS %.1f MB < 120 MB', peak or -1))
+end)
+
 T:run()
