@@ -18,7 +18,7 @@ public enum Parallel {
         forEachWorker(chunks: chunks, workers: threads) { _, c in body(c) }
     }
 
-    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on min(workers, chunks) threads (the
+    /// Runs `body(worker, chunk)` for chunk in 0..<chunks on up to min(workers, chunks) threads (the
     /// caller and persistent pool threads, see `WorkerPool`). Each worker takes the next
     /// unclaimed chunk (an atomic counter), so a core slowed by other load does less of the
     /// work; a worker index is only ever used by one thread at a time, so per-worker state
