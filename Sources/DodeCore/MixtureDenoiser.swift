@@ -128,12 +128,29 @@ public final class MixtureDenoiser: Denoiser {
                                 if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
                             }
                         }
-                        if fail.value.pointee >= 0 { throw CoreError("no mixture component has the requested class label") }
+                        if fail.value.pointee >= 0 { throw farRowError(xin, from: fail.value.pointee) }
                     }
                 }
             }
         }
         if dst !== out { try out.copy(from: dst) }
+    }
+
+    /// The kernel fails on a row whose every allowed component has density 0 in Float64 (class
+    /// labels always name a component, see `allowedComponents`): an infinite value, or one so
+    /// large that its squared distance overflows. Names the first such row from `start`.
+    func farRowError(_ x: Tensor, from start: Int) -> CoreError {
+        let v = x.to(.float64).toArray()
+        for r in start..<x.shape[0] {
+            let row = v[(r * d)..<((r + 1) * d)]
+            if let j = row.firstIndex(where: { !$0.isFinite }) {
+                return CoreError("x[\(r + 1)][\(j - r * d + 1)] is \(v[j]): every mixture component has density 0 there")
+            }
+            if let big = row.max(by: { abs($0) < abs($1) }), abs(big) > 1e150 {
+                return CoreError("row \(r + 1) of x holds \(big): too far from every mixture component (all densities underflow)")
+            }
+        }
+        return CoreError("row \(start + 1) of x or later is too far from every mixture component (all densities underflow)")
     }
 
     /// Per-sample masks of the components allowed by class labels (nil: all).

@@ -165,6 +165,9 @@ final class MixtureTests: XCTestCase {
         expect("features per sample") { try m.denoise(try Tensor(zeros: [4, 5]), at: try self.vp.point(t: 3)) }
         expect("another schedule") { try m.denoise(try Tensor(zeros: [4, 3]), at: try self.edm.point(s: 1)) }
         expect("clean point") { try m.denoise(try Tensor(zeros: [4, 3]), at: self.vp.cleanPoint) }
+        // A state no component gives any density: named by row and column, not a label error.
+        expect("x[3][2] is inf") { try m.denoise(try Tensor([0, 0, 0, 0, 0, 0, 0, .infinity, 0, 0, 0, 0], shape: [4, 3]), at: try self.vp.point(t: 500)) }
+        expect("row 2 of x holds") { try m.denoise(try Tensor([0, 0, 0, -1e300, 0, 0], shape: [2, 3]), at: try self.vp.point(t: 500)) }
         let dir = NSTemporaryDirectory() + "dode-mix-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
