@@ -148,7 +148,7 @@ extension LuaVM {
             guard !r.done else { throw a.error("the run is finished") }
             return a.push(try r.predictionBuffer())
         }
-        def("Stepper:step", "st:step(D)", "Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction you computed) and advances. Returns the new state.") { a in
+        def("Stepper:step", "st:step(D)", "Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction you computed) and advances. Returns the new state. The run keeps a copy of D unless D is the buffer st:buffer() lent for this evaluation; writing into a buffer lent for an earlier evaluation is an error.") { a in
             let r = try a.stepper(1).run, d = try a.tensor(2)
             // The Lua side may reuse D's buffer for the next evaluation (den:into).
             return a.push(try r.step(d, borrowed: true))
