@@ -18,7 +18,7 @@ let package = Package(
     ],
     targets: [
         // C shims over system libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev).
-        .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
+        .target(name: "CLua", dependencies: ["CKernels"], linkerSettings: [.linkedLibrary("lua5.4")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),

@@ -1,4 +1,6 @@
 #include "clua.h"
+#include "ckernels.h"
+#include <signal.h>
 #include <string.h>
 
 static dode_dispatch_fn dode_dispatcher = NULL;
@@ -44,4 +46,42 @@ int dode_pcall_traceback(lua_State *L, int nargs, int nresults) {
     int status = lua_pcall(L, nargs, nresults, base);
     lua_remove(L, base);
     return status;
+}
+
+/* Interrupts (Ctrl-C): the handler records the request (polled by dode's Swift loops) and sets
+   a hook so that Lua code running now stops at its next instruction, as lua.c does. The hook
+   removes itself before raising, so the error handler runs unhooked. */
+static lua_State *volatile dode_sigint_state = NULL;
+
+static void dode_interrupt_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    dode_interrupt_clear();
+    luaL_error(L, "interrupted");
+}
+
+static void dode_sigint_handler(int sig) {
+    (void)sig;
+    dode_interrupt_request();
+    lua_State *L = dode_sigint_state;
+    if (L) lua_sethook(L, dode_interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void dode_sigint_catch(lua_State *L) {
+    dode_sigint_state = L;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = dode_sigint_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+}
+
+void dode_sigint_default(void) {
+    signal(SIGINT, SIG_DFL);
+    dode_sigint_state = NULL;
+}
+
+void dode_interrupt_unhook(lua_State *L) {
+    if (lua_gethook(L) == dode_interrupt_hook) lua_sethook(L, NULL, 0, 0);
 }

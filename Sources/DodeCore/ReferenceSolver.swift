@@ -75,6 +75,7 @@ public enum ReferenceSolver {
         var rejectedLast = false
         let ynew = try Tensor.empty(y.shape), err = try Tensor.empty(y.shape), stage = try Tensor.empty(y.shape)
         while s > end {
+            try Interrupt.check()
             guard stats.steps + stats.rejected < maxSteps else {
                 throw CoreError("reference solve did not finish in \(maxSteps) steps (at s = \(s)); loosen rtol")
             }

@@ -26,6 +26,11 @@ private let dispatcher: dode_dispatch_fn = { L, index in
     defer { vm.currentL = saved }
     do {
         return try entry.fn(LuaArgs(L: L, vm: vm, name: entry.name, isMethod: entry.isMethod))
+    } catch is Interrupted {
+        // A Swift loop saw the request first: the Lua hook must not fire again in the handler.
+        dode_interrupt_unhook(L)
+        dode_interrupt_unhook(vm.L)
+        dode_pushstring(L, "\(entry.name): interrupted")
     } catch let e as LuaError {
         dode_pushstring(L, e.message)
     } catch let e as TensorError {
@@ -90,8 +95,21 @@ public final class LuaVM {
     public func run(_ source: String, chunkName: String, nresults: Int32 = 0) -> String? {
         let status = source.withCString { p in dode_loadbuffer(L, p, strlen(p), chunkName) }
         if status != LUA_OK { return popError() }
-        if dode_pcall_traceback(L, 0, nresults) != LUA_OK { return popError() }
+        if protectedCall(0, nresults) != LUA_OK { return popError() }
         return nil
+    }
+
+    /// lua_pcall with the traceback handler, with Ctrl-C turned into the Lua error "interrupted"
+    /// while it runs (a pending request from before is dropped). Returns the Lua status.
+    public func protectedCall(_ nargs: Int32, _ nresults: Int32) -> Int32 {
+        Interrupt.clear()
+        dode_sigint_catch(L)
+        defer {
+            dode_sigint_default()
+            dode_interrupt_unhook(L)
+            Interrupt.clear()
+        }
+        return dode_pcall_traceback(L, nargs, nresults)
     }
 
     /// Runs the script at `path` (chunk name `@path`).

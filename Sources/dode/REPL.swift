@@ -73,7 +73,7 @@ struct REPL {
                 return .done
             }
         }
-        if dode_pcall_traceback(L, 0, LUA_MULTRET) != LUA_OK {
+        if vm.protectedCall(0, LUA_MULTRET) != LUA_OK {
             report()
             return .done
         }
@@ -81,7 +81,7 @@ struct REPL {
         if n > 0 {
             _ = dode_getglobal(L, "print")
             dode_insert(L, 1)
-            if dode_pcall_traceback(L, n, 0) != LUA_OK { report() }
+            if vm.protectedCall(n, 0) != LUA_OK { report() }
         }
         lua_settop(L, 0)
         return .done

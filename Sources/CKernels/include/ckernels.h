@@ -58,6 +58,15 @@ void dode_upsample2_f32(const float *x, long planes, long H, long W, float *y);
 /// 2×2 average pooling with stride 2 (floor of odd sizes) of `planes` H×W planes.
 void dode_avgpool2_f32(const float *x, long planes, long H, long W, float *y);
 
+/// The interrupt request (Ctrl-C): set by a signal handler, polled by long loops.
+void dode_interrupt_request(void);
+/// 1 when an interrupt is pending.
+int dode_interrupt_pending(void);
+/// Clears the request and returns 1 when one was pending.
+int dode_interrupt_take(void);
+/// Clears any pending request.
+void dode_interrupt_clear(void);
+
 /// 1 when the AVX2/FMA path is in use.
 int dode_kernels_avx2(void);
 #endif

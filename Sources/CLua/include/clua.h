@@ -29,6 +29,14 @@ int dode_traceback_handler(lua_State *L);
 /// Runs `chunk` in protected mode with the traceback handler. Returns the lua_pcall status.
 int dode_pcall_traceback(lua_State *L, int nargs, int nresults);
 
+/// Catches SIGINT: an interrupt request for dode's loops (see Interrupt.swift) and a hook that
+/// stops the Lua code of `L` at its next instruction with the error "interrupted".
+void dode_sigint_catch(lua_State *L);
+/// Restores the default SIGINT action (the process exits).
+void dode_sigint_default(void);
+/// Removes the interrupt hook if it is set (after a Swift loop reported the interrupt).
+void dode_interrupt_unhook(lua_State *L);
+
 static inline int dode_pcall(lua_State *L, int nargs, int nresults, int msgh) {
     return lua_pcall(L, nargs, nresults, msgh);
 }

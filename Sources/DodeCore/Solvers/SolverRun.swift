@@ -53,6 +53,7 @@ public final class SolverRun {
     /// reads it (a Lua loop reusing one buffer with `den:into`; multistep and multistage solvers
     /// read past predictions): the run keeps a copy in one of its own buffers.
     public func record(_ denoised: Tensor, borrowed: Bool = false) throws {
+        try Interrupt.check()
         guard !done else { throw CoreError("the run is finished (all \(plan.nfe) evaluations are done)") }
         guard denoised.shape == state.shape else {
             throw CoreError("the prediction has shape \(formatShape(denoised.shape)), the state \(formatShape(state.shape))")
