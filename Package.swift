@@ -22,8 +22,8 @@ let package = Package(
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
-        // MPI (Debian: libopenmpi-dev or libmpich-dev; `mpi-c` is the pkg-config alternative both install).
-        .systemLibrary(name: "CMPI", pkgConfig: "mpi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // MPI (Debian: libopenmpi-dev or libmpich-dev; `mpi` is the pkg-config alternative both register).
+        .systemLibrary(name: "CMPI", pkgConfig: "mpi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("m")]),
 
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.

@@ -13,8 +13,8 @@ dode_install_packages() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     # MPI: Open MPI unless an MPI is already installed (MPICH works too: both register the
-    # `mpi-c` pkg-config alternative and an mpirun).
-    if ! pkg-config --exists mpi-c 2>/dev/null || ! command -v mpirun >/dev/null; then
+    # `mpi` pkg-config alternative and an mpirun).
+    if ! pkg-config --exists mpi 2>/dev/null || ! command -v mpirun >/dev/null; then
         missing+=(openmpi-bin libopenmpi-dev)
     fi
     if [ ${#missing[@]} -gt 0 ]; then

@@ -1,5 +1,5 @@
 // The MPI C API for Swift (Debian's libopenmpi-dev or libmpich-dev, found through the
-// `mpi-c` pkg-config alternative): MPI_COMM_WORLD, the datatypes and the operations are macros
+// `mpi` pkg-config alternative): MPI_COMM_WORLD, the datatypes and the operations are macros
 // whose types differ between Open MPI (pointers) and MPICH (integers), so dode calls MPI only
 // through these small functions on MPI_COMM_WORLD. Every function returns an MPI error code
 // (MPI_SUCCESS = 0) once dode_mpi_init has set MPI_ERRORS_RETURN.

@@ -2,7 +2,7 @@ import CMPI
 import DodeTensor
 import Foundation
 
-/// MPI_COMM_WORLD as a `Communicator` (Open MPI or MPICH, whichever Debian's `mpi-c`
+/// MPI_COMM_WORLD as a `Communicator` (Open MPI or MPICH, whichever Debian's `mpi`
 /// alternative selects). Only the main thread calls MPI (MPI_THREAD_FUNNELED); dode's worker
 /// threads stay inside each rank.
 public final class MPIWorld: Communicator {
