@@ -64,6 +64,8 @@ extension LuaVM {
         installScheduleBindings()
         installGridBindings()
         installDenoiserBindings()
+        installReferenceBindings()
+        installModelDataBindings()
         installSolverBindings()
         installDistillBindings()
         installMetricsBindings()
