@@ -22,7 +22,11 @@ public enum IDX {
     }
 
     public static func readRaw(path: String) throws -> Raw {
-        let data = try path.hasSuffix(".gz") ? gunzip(path) : AtomicFile.read(path)
+        try decode(try path.hasSuffix(".gz") ? gunzip(path) : AtomicFile.read(path), name: path)
+    }
+
+    /// Parses the (uncompressed) bytes of an IDX file; `name` labels errors.
+    public static func decode(_ data: Data, name path: String) throws -> Raw {
         guard data.count >= 4 else { throw TensorError("'\(path)' is too short for an IDX file (\(data.count) bytes)") }
         let b = [UInt8](data)
         guard b[0] == 0, b[1] == 0 else { throw TensorError("'\(path)' is not an IDX file (it does not start with two zero bytes)") }
@@ -36,9 +40,15 @@ public enum IDX {
             let o = 4 + 4 * i
             shape.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
         }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        // The product of the non-zero sizes must fit too (strides use it, even for no values).
+        var count = 1, span = 1
+        for d in shape {
+            let (c, o1) = count.multipliedReportingOverflow(by: d), (s, o2) = span.multipliedReportingOverflow(by: Swift.max(d, 1))
+            guard !o1, !o2 else { throw TensorError("'\(path)': the IDX header announces a shape \(formatShape(shape)) too large to index") }
+            count = c; span = s
+        }
         let start = 4 + 4 * nd
-        guard count != Int.max, b.count - start == count else {
+        guard b.count - start == count else {
             throw TensorError("'\(path)': the IDX header announces \(formatShape(shape)) = \(count) values, the file holds \(b.count - start)")
         }
         return Raw(shape: shape, bytes: b, start: start, signed: b[2] == 0x09)

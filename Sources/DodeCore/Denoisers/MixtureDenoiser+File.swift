@@ -4,7 +4,11 @@ import Foundation
 /// with optional "name", "description", "seed" and "labels" (one integer class per component).
 extension MixtureDenoiser {
     public static func load(path: String, schedule: Schedule) throws -> MixtureDenoiser {
-        let data = try AtomicFile.read(path)
+        try decode(try AtomicFile.read(path), name: path, schedule: schedule)
+    }
+
+    /// Parses the JSON of a mixture file; `name` labels errors.
+    public static func decode(_ data: Data, name path: String, schedule: Schedule) throws -> MixtureDenoiser {
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data) }
         catch { throw CoreError("'\(path)' is not valid JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)") }

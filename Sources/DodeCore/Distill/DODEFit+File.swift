@@ -30,7 +30,11 @@ extension DODEFit {
     }
 
     public static func load(path: String) throws -> DODEFit {
-        let data = try AtomicFile.read(path)
+        try decode(try AtomicFile.read(path), name: path)
+    }
+
+    /// Parses the JSON of a saved fit; `name` labels errors.
+    public static func decode(_ data: Data, name path: String) throws -> DODEFit {
         func fail(_ m: String) -> CoreError { CoreError("'\(path)' is not a valid dode fit: \(m)") }
         guard let obj = try? JSONSerialization.jsonObject(with: data), let d = obj as? [String: Any] else { throw fail("not a JSON object") }
         guard d["format"] as? String == "dode.fit" else { throw fail("'format' is not \"dode.fit\"") }
