@@ -11,6 +11,7 @@ void dode_set_dispatcher(dode_dispatch_fn fn) { dode_dispatcher = fn; }
 static int dode_trampoline(lua_State *L) {
     lua_Integer index = lua_tointegerx(L, lua_upvalueindex(1), NULL);
     int n = dode_dispatcher(L, index);
+    if (n == DODE_RAISE_VERBATIM) return lua_error(L);
     if (n == DODE_RAISE) {
         /* Message on top: prefix it with the caller's "file:line:" unless it is a table. */
         if (lua_type(L, -1) == LUA_TSTRING) {
@@ -30,6 +31,8 @@ void dode_push_binding(lua_State *L, lua_Integer index) {
 
 int dode_traceback_handler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
+    /* An error that already carries a traceback (raised through a callback dode made) keeps it. */
+    if (msg != NULL && strstr(msg, "\nstack traceback:") != NULL) return 1;
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             return 1;

@@ -42,8 +42,7 @@ final class LuaFunctionDenoiser: Denoiser {
         var nargs: Int32 = 2
         if let cond { vm.push(cond); nargs = 3 }
         if vm.callback(nargs, 1) != LUA_OK {
-            let msg = dode_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
-            throw CoreError("the denoiser function raised an error: \(msg)")
+            throw vm.callbackError("the denoiser function")
         }
         guard let r = LuaArgs.tensorAt(L, -1) else {
             throw CoreError("the denoiser function must return a tensor (got \(LuaArgs.describe(L, -1)))")

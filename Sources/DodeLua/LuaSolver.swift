@@ -41,7 +41,7 @@ final class LuaSolver: Solver {
         _ = dode_rawgeti_registry(L, lua_Integer(planRef))
         vm.push(grid)
         if vm.callback(1, 1) != LUA_OK {
-            throw CoreError("solver '\(name)': plan raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+            throw vm.callbackError("solver '\(name)': plan")
         }
         guard lua_type(L, -1) == LUA_TTABLE else {
             throw CoreError("solver '\(name)': plan must return a table of orders or of evaluations (got \(LuaArgs.describe(L, -1)))")
@@ -138,7 +138,7 @@ final class LuaSolver: Solver {
         }
         lua_setfield(L, -2, "prev")
         if vm.callback(1, 1) != LUA_OK {
-            throw CoreError("solver '\(name)': update raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+            throw vm.callbackError("solver '\(name)': update")
         }
         guard let t = LuaArgs.tensorAt(L, -1) else {
             throw CoreError("solver '\(name)': update must return a tensor (got \(LuaArgs.describe(L, -1)))")

@@ -31,6 +31,9 @@ private let dispatcher: dode_dispatch_fn = { L, index in
         dode_interrupt_unhook(L)
         dode_interrupt_unhook(vm.mainL)
         dode_pushstring(L, "\(entry.name): interrupted")
+    } catch let e as LuaErrorVerbatim {
+        dode_pushstring(L, e.message)
+        return DODE_RAISE_VERBATIM
     } catch let e as LuaError {
         dode_pushstring(L, e.message)
     } catch let e as TensorError {
@@ -115,6 +118,17 @@ public final class LuaVM {
         defer { callbackDepth -= 1 }
         return dode_pcall_traceback(L, nargs, nresults)
     }
+
+    /// The error a callback raised (on the top of the stack), as a Swift error saying which
+    /// callback (`what`). An error that already went through a callback (a denoiser calling a
+    /// denoiser ...) passes through unchanged, so recursion does not stack one wrapper and one
+    /// traceback per level.
+    func callbackError(_ what: String) -> Error {
+        let msg = dode_tostring(L, -1).map { String(cString: $0) } ?? "(an error object that is not a string)"
+        if msg.contains(LuaVM.callbackMarker) { return LuaErrorVerbatim(msg) }
+        return CoreError("\(what)\(LuaVM.callbackMarker)\(msg)")
+    }
+    static let callbackMarker = " raised an error: "
 
     /// lua_pcall with the traceback handler, with Ctrl-C turned into the Lua error "interrupted"
     /// while it runs (a pending request from before is dropped). Returns the Lua status.

@@ -192,7 +192,7 @@ extension LuaVM {
         push(info.denoised); lua_setfield(L, -2, "denoised")
         lua_pushinteger(L, lua_Integer(info.order)); lua_setfield(L, -2, "order")
         if callback(1, 0) != LUA_OK {
-            throw CoreError("the callback raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+            throw callbackError("the callback")
         }
     }
 

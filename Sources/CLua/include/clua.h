@@ -12,6 +12,8 @@
 /// Result a Swift dispatcher returns when the binding threw: the error message has been pushed
 /// and the trampoline must raise it.
 #define DODE_RAISE (-1)
+/// Like DODE_RAISE, but the message is raised exactly as it is (no "file:line:" prefix).
+#define DODE_RAISE_VERBATIM (-2)
 
 /// The Swift side of every binding: called by the trampoline with the binding's index.
 /// Returns the number of results, or DODE_RAISE with the message on the top of the stack.
