@@ -64,10 +64,11 @@ extension LuaVM {
                 }
                 batches.append(try distiller.batch(den: den, x: xs[0], grid: grid, targets: ts, cond: cond))
             } else {
+                let line = ProgressLine(vm: a.vm)   // stderr lines; one updated display in a notebook
                 for (bi, x) in xs.enumerated() {
                     let ts = try Distiller.targets(teacher: teach, den: den, x: x, grid: grid, student: plan, k: k, cond: cond) { done, total in
                         if showProgress && (done == total || done % Swift.max(1, total / 10) == 0) {
-                            FileHandle.standardError.write(Data("teacher pass, batch \(bi + 1)/\(xs.count): \(done)/\(total) steps\n".utf8))
+                            line.report("teacher pass, batch \(bi + 1)/\(xs.count): \(done)/\(total) steps")
                         }
                     }
                     batches.append(try distiller.batch(den: den, x: x, grid: grid, targets: ts, cond: cond))

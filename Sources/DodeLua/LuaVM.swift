@@ -54,6 +54,8 @@ public final class LuaVM {
     var currentL: OpaquePointer? = nil
     /// Set while the state is being closed (objects released then must not touch it).
     var closing = false
+    /// Where `dode.display` sends rich output; nil in a terminal (set by the notebook kernel server).
+    public var displaySink: DisplaySink? = nil
     /// Lazily loaded built-in feature network.
     var cachedClassifiers: [String: MLPNetwork] = [:]
 

@@ -91,9 +91,13 @@ T:add('every binding survives random arguments', function(t)
         for i = 1, n do if type(args[i]) == 'string' then args[i] = '' end end
       end
       dode.limits{ max_bytes = CAP }
+      -- dode.display.update prints its value outside a notebook: keep the log readable.
+      local saved_print = print
+      if target.name:match('^dode%.display%.') then print = function() end end
       local t0 = dode.clock()
       local ok, err = pcall(target.fn, table.unpack(args, 1, n))
       local dt = dode.clock() - t0
+      print = saved_print
       calls = calls + 1
       if dt > slowest then slowest, slowest_name = dt, target.name end
       if not ok then
