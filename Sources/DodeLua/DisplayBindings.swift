@@ -21,20 +21,24 @@ public enum DisplayMIME {
 }
 
 /// A one-line progress report of a Swift loop (`dode.distill.fit{progress = true}`,
-/// `dode.reference.solve{progress = true}`): a line on standard error each time in a
-/// terminal; in a notebook one display that each report replaces.
+/// `dode.reference.solve{progress = true}`): in a terminal a line on standard error for each
+/// `major` report; in a notebook one display that reports replace in place, major ones always
+/// and the others at most every 0.25 s.
 final class ProgressLine {
     private let vm: LuaVM
     private var id: String? = nil
+    private var last = Date.distantPast
 
     init(vm: LuaVM) { self.vm = vm }
 
-    func report(_ text: String) {
+    func report(_ text: String, major: Bool = true) {
         if let sink = vm.displaySink {
+            guard major || Date().timeIntervalSince(last) >= 0.25 else { return }
+            last = Date()
             let first = id == nil
             if first { id = "dode-progress-" + UUID().uuidString }
             sink.display(["text/plain": text], id: id, update: !first)
-        } else {
+        } else if major {
             FileHandle.standardError.write(Data((text + "\n").utf8))
         }
     }

@@ -67,8 +67,9 @@ extension LuaVM {
                 let line = ProgressLine(vm: a.vm)   // stderr lines; one updated display in a notebook
                 for (bi, x) in xs.enumerated() {
                     let ts = try Distiller.targets(teacher: teach, den: den, x: x, grid: grid, student: plan, k: k, cond: cond) { done, total in
-                        if showProgress && (done == total || done % Swift.max(1, total / 10) == 0) {
-                            line.report("teacher pass, batch \(bi + 1)/\(xs.count): \(done)/\(total) steps")
+                        if showProgress {   // a terminal gets a line every 10%; a notebook a live display
+                            line.report("teacher pass, batch \(bi + 1)/\(xs.count): \(done)/\(total) steps",
+                                        major: done == total || done % Swift.max(1, total / 10) == 0)
                         }
                     }
                     batches.append(try distiller.batch(den: den, x: x, grid: grid, targets: ts, cond: cond))

@@ -91,14 +91,14 @@ local function check_opts(name, opts)
   return id
 end
 
---- dode.display(obj [, {id = name}]): shows obj now. Returns the id.
+--- dode.display(obj [, {id = name}]): shows obj now. Returns the id when one is given.
 local function show(_, ...)
   if select('#', ...) == 0 then raise('dode.display: argument 1 must be the value to show (got nothing)', 1) end
   local obj, opts = ...
   local id = check_opts('', opts)
   local b = M.bundle(obj)
   if not dode._display_send(b, id, false) then print(b['text/plain']) end
-  return id
+  if id ~= nil then return id end   -- no value otherwise: the REPL then prints nothing more
 end
 
 --- Replaces the display shown with `id` by obj (in a terminal, prints obj's text).
@@ -152,7 +152,8 @@ local Chart = {}
 Chart.__index = Chart
 Chart.__name = 'dode.Chart'
 
---- Wraps the SVG of a chart: {kind =, svg =, width =, height =, path =, title =, series =, skipped =}.
+--- Wraps the SVG of a chart: {kind =, svg =, width =, height =, path =, title =, series =,
+-- skipped =, skipped_per_series =}.
 function M.chart(t)
   if type(t) ~= 'table' or type(t.svg) ~= 'string' then
     raise(fmt('dode.display.chart: expected {svg = text, kind =, width =, height =, ...} (got %s)', describe(t)), 1)
@@ -236,9 +237,8 @@ function M._live_writer()
   end
 end
 
---- The bundle a cell's values show as: the first value alone when it displays richly (a chart
--- and its skipped counts show as the chart), else every value's text, tab-separated as print
--- writes them. Nil when there is no value.
+--- The bundle a cell's values show as: the first value alone when it displays richly, else
+-- every value's text, tab-separated as print writes them. Nil when there is no value.
 function M._result(...)
   local n = select('#', ...)
   if n == 0 then return nil end
@@ -280,7 +280,7 @@ setmetatable(M, { __call = show })
 help.register(M, 'dode.display', 'dode.display(obj [, {id = name}])',
   'Shows obj now: inline in a notebook (images, charts, dode.table tables, HTML), its text in a terminal. '
   .. 'Any value whose metatable has __display(self) returning a MIME bundle {["text/plain"] =, ["image/png"] =, ["image/svg+xml"] =, ["text/html"] =} '
-  .. 'displays richly; a notebook shows the last expression of a cell the same way. Returns the id (give one to update the display later).')
+  .. 'displays richly; a notebook shows the last expression of a cell the same way. Returns the id when one is given (to update the display later).')
 help.register(M.update, 'dode.display.update', 'dode.display.update(id, obj)',
   'Replaces the display shown with {id = id} by obj (in a terminal, prints its text).')
 help.register(M.active, 'dode.display.active', 'dode.display.active()', 'True inside a notebook, false in a terminal.')
@@ -292,7 +292,7 @@ help.register(M.markdown, 'dode.display.markdown', 'dode.display.markdown(text)'
 help.register(M.svg, 'dode.display.svg', 'dode.display.svg(text)', 'An object that displays an SVG image in a notebook.')
 help.register(M.png, 'dode.display.png', 'dode.display.png(bytes)',
   'An image object from the bytes of a PNG file (io.open(path, "rb"):read("a")), shown inline in a notebook.')
-help.register(M.chart, 'dode.display.chart', 'dode.display.chart{svg =, kind =, width =, height =, path =, title =, series =, skipped =}',
+help.register(M.chart, 'dode.display.chart', 'dode.display.chart{svg =, kind =, width =, height =, path =, title =, series =, skipped =, skipped_per_series =}',
   'Wraps SVG text as a chart object (dode.plot returns these): chart.svg, chart:save(path); shown inline in a notebook.')
 help.register(Chart.save, 'dode.display.Chart:save', 'chart:save(path)', 'Writes the chart SVG to path atomically. Returns path.')
 

@@ -249,7 +249,7 @@ end
 
 T:add('line chart: well-formed SVG written atomically', function(t)
   local path = tmp('rmse.svg')
-  local svg, skipped = plot.line{
+  local svg = plot.line{
     series = solver_series(), title = 'RMSE & NFE <digits>', xlabel = 'NFE', ylabel = 'RMSE',
     xlog = true, ylog = true, path = path,
   }
@@ -260,7 +260,7 @@ T:add('line chart: well-formed SVG written atomically', function(t)
   t:eq(root.attrs.xmlns, 'http://www.w3.org/2000/svg', 'SVG namespace')
   t:eq(root.attrs.width, '640', 'default width')
   t:eq(root.attrs.height, '420', 'default height')
-  t:eq(skipped, 0, 'nothing skipped')
+  t:eq(svg.skipped, 0, 'nothing skipped')
   t:eq(read(path), svg.svg, 'the file holds the returned text')
   t:ok(not exists(path .. '.tmp'), 'no temporary file left')
   local _, set = texts(root)
@@ -301,7 +301,7 @@ T:add('line chart: log-axis decade ticks and labels', function(t)
 end)
 
 T:add('line chart: skipped points are counted, not fatal', function(t)
-  local svg, skipped, per = plot.line{
+  local svg = plot.line{
     series = {
       { name = 'bad y', x = { 1, 2, 3, 4, 5, 6 }, y = { 0.1, -1, 0, 0 / 0, math.huge, 0.01 } },
       { name = 'bad x', x = { -1, 1, 2 }, y = { 1, 2, 3 } },
@@ -309,12 +309,14 @@ T:add('line chart: skipped points are counted, not fatal', function(t)
     },
     xlog = true, ylog = true,
   }
+  local skipped, per = svg.skipped, svg.skipped_per_series
   t:eq(skipped, 5, 'four bad y values and one non-positive x')
   t:eq(per[1], 4, 'per series 1'); t:eq(per[2], 1, 'per series 2'); t:eq(per[3], 0, 'per series 3')
   t:ok(parse_xml(svg), 'still well-formed')
-  local _, sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }
+  local sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }.skipped
   t:eq(sk2, 1, 'NaN skipped on a linear axis')
-  local svg3, sk3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local svg3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local sk3 = svg3.skipped
   t:eq(sk3, 2, 'every point skipped')
   local root3 = parse_xml(svg3)
   t:ok(root3, 'an empty chart is still well-formed')
@@ -390,11 +392,11 @@ T:add('scatter: points, alpha, equal scale', function(t)
   for i = 1, 50 do b[i] = { 4 + 0.1 * i, 0.5 * math.sin(i) } end
   b[51] = { 0 / 0, 1 }
   local path = tmp('samples.svg')
-  local svg, skipped = plot.scatter{
+  local svg = plot.scatter{
     series = { { name = 'teacher', points = a }, { name = 'student <D>', points = b, size = 3, alpha = 0.4 } },
     title = 'samples', xlabel = 'x1', ylabel = 'x2', path = path,
   }
-  t:eq(skipped, 1, 'the NaN point is skipped')
+  t:eq(svg.skipped, 1, 'the NaN point is skipped')
   local root, err = parse_xml(svg)
   t:ok(root, 'parses: ' .. tostring(err))
   if not root then return end
