@@ -158,11 +158,8 @@ public final class MLPNetwork {
         func linear(_ inp: Tensor, _ w: Tensor, _ b: Tensor?) throws -> Tensor {
             let rows = inp.shape[0]
             let out = try Tensor.empty([rows, w.shape[0]], dtype: .float32)
-            if let b { try out.copy(from: b) }
-            Parallel.releaseCores()
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(w.shape[0]), Int32(w.shape[1]), 1,
-                        inp.pointer(Float.self), Int32(inp.shape[1]), w.pointer(Float.self), Int32(w.shape[1]),
-                        b == nil ? 0 : 1, out.pointer(Float.self), Int32(w.shape[0]))
+            try BLAS.linearRows(inp.pointer(Float.self), rows: rows, fin: w.shape[1], weight: w.pointer(Float.self), fout: w.shape[0],
+                                bias: b?.pointer(Float.self), into: out.pointer(Float.self))
             return out
         }
         for op in ops {

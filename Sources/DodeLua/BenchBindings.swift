@@ -33,6 +33,17 @@ extension LuaVM {
                         y.pointer(Double.self), n, 0, z.pointer(Double.self), n)
             return 0
         }
+        def("dode._bench.fit_collective", "dode._bench.fit_collective(n)",
+            "Mean seconds of the collective a D-ODE fit makes per evaluation (FitStatistics.reduce of one direction over the "
+                + "process's world), over n calls in step on every rank.") { a in
+            let n = try a.int(1, in: 1...1_000_000, "a positive count")
+            var st = FitStatistics(directions: 1)
+            st.rss.add(1); st.count = 1; st.exists = [true]
+            try World.current.barrier()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { var s = st; try s.reduce(over: World.current) }
+            return a.push(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(n))
+        }
         def("dode._bench.unet_flops", "dode._bench.unet_flops(den, height, width)",
             "FLOPs (2 per multiply-add) of the convolutions of a unet denoiser's network for one image of height×width.") { a in
             guard let den = try a.denoiser(1) as? UNetDenoiser else { throw a.fail(1, "a unet denoiser") }

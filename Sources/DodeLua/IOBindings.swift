@@ -37,19 +37,7 @@ extension LuaVM {
                     try NPY.write(try a.tensor(2), path: path)
                     _ = try a.options(3, allowed: [])
                 case "safetensors":
-                    try a.table(2, "a table {name = tensor}")
-                    var tensors: [String: Tensor] = [:]
-                    lua_pushnil(a.L)
-                    while lua_next(a.L, 2) != 0 {
-                        let key = lua_type(a.L, -2) == LUA_TSTRING ? String(cString: dode_tostring(a.L, -2)) : nil
-                        let t = LuaArgs.tensorAt(a.L, -1)
-                        dode_pop(a.L, 1)
-                        guard let key, let t else {
-                            dode_pop(a.L, 1)
-                            throw a.fail(2, "a table mapping string names to tensors")
-                        }
-                        tensors[key] = t
-                    }
+                    let tensors = try a.vm.tensorTable(2, args: a)
                     let o = try a.options(3, allowed: ["metadata"])
                     var meta: [String: String] = [:]
                     if o.has("metadata") {
@@ -123,6 +111,23 @@ extension LuaVM {
             lua_pushinteger(a.L, lua_Integer(TensorLimits.liveBytes)); lua_setfield(a.L, -2, "live_bytes")
             return 1
         }
+        def("dode._exit", "os.exit([code = true])",
+            "Ends the program with status code (true = 0, false = 1). Refused inside a function dode calls back (a denoiser, "
+                + "a solver update, a step callback): return or raise an error there instead. Under mpirun the rank leaves MPI "
+                + "properly first.") { a in
+            guard a.vm.callbackDepth == 0 else {
+                throw LuaError("os.exit: not allowed inside a function dode is calling (a denoiser, solver or callback); raise an error instead")
+            }
+            let code: Int32
+            switch a.type(1) {
+            case LUA_TNONE, LUA_TNIL: code = 0
+            case LUA_TBOOLEAN: code = lua_toboolean(a.L, 1) != 0 ? 0 : 1
+            default: code = Int32(truncatingIfNeeded: try a.int(1, "an exit status (integer or boolean)"))
+            }
+            fflush(stdout)
+            if let h = a.vm.exitHandler { h(code) }
+            exit(code)
+        }
         def("dode._stdlib_source", "dode._stdlib_source(name)",
             "Internal: the source and chunk name of a Stdlib module (from DODE_STDLIB when set, else embedded).") { a in
             let name = try a.string(1)
@@ -142,5 +147,25 @@ extension LuaVM {
             _ = a.push(m.chunk)
             return 2
         }
+    }
+}
+
+extension LuaVM {
+    /// A table {name = tensor} at stack index i.
+    func tensorTable(_ i: Int32, args a: LuaArgs) throws -> [String: Tensor] {
+        try a.table(i, "a table {name = tensor}")
+        var tensors: [String: Tensor] = [:]
+        lua_pushnil(a.L)
+        while lua_next(a.L, i) != 0 {
+            let key = lua_type(a.L, -2) == LUA_TSTRING ? String(cString: dode_tostring(a.L, -2)) : nil
+            let t = LuaArgs.tensorAt(a.L, -1)
+            dode_pop(a.L, 1)
+            guard let key, let t else {
+                dode_pop(a.L, 1)
+                throw a.fail(i, "a table mapping string names to tensors")
+            }
+            tensors[key] = t
+        }
+        return tensors
     }
 }

@@ -322,6 +322,23 @@ public struct LuaOptions {
         }
     }
 
+    /// A list of strings, each one of `choices` (the message lists them).
+    public func stringList(_ key: String, choices: [String]) throws -> [String] {
+        let expected = "a list of: " + choices.joined(separator: ", ")
+        return try with(key) { i in
+            if lua_type(L, i) <= LUA_TNIL { return [] }
+            guard lua_type(L, i) == LUA_TTABLE else { throw fail(key, expected) }
+            return try (0..<Int(lua_rawlen(L, i))).map { j in
+                lua_rawgeti(L, i, lua_Integer(j + 1))
+                defer { dode_pop(L, 1) }
+                guard lua_type(L, -1) == LUA_TSTRING else { throw fail(key, expected) }
+                let s = String(cString: dode_tostring(L, -1))
+                guard choices.contains(s) else { throw fail(key, expected) }
+                return s
+            }
+        }
+    }
+
     public func dtype(_ key: String = "dtype") throws -> DType? {
         guard let s = try choice(key, ["float64", "float32", "double", "float"]) else { return nil }
         return DType(name: s)

@@ -31,7 +31,7 @@ final class LuaSolver: Solver {
 
     func state() throws -> (LuaVM, OpaquePointer) {
         guard let vm else { throw CoreError("the Lua state of solver '\(name)' is gone") }
-        return (vm, vm.currentL ?? vm.L)
+        return (vm, vm.L)
     }
 
     func plan(_ grid: Grid) throws -> Plan {
@@ -40,7 +40,7 @@ final class LuaSolver: Solver {
         defer { lua_settop(L, top) }
         _ = dode_rawgeti_registry(L, lua_Integer(planRef))
         vm.push(grid)
-        if dode_pcall_traceback(L, 1, 1) != LUA_OK {
+        if vm.callback(1, 1) != LUA_OK {
             throw CoreError("solver '\(name)': plan raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
         }
         guard lua_type(L, -1) == LUA_TTABLE else {
@@ -137,7 +137,7 @@ final class LuaSolver: Solver {
             n += 1
         }
         lua_setfield(L, -2, "prev")
-        if dode_pcall_traceback(L, 1, 1) != LUA_OK {
+        if vm.callback(1, 1) != LUA_OK {
             throw CoreError("solver '\(name)': update raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
         }
         guard let t = LuaArgs.tensorAt(L, -1) else {

@@ -5,16 +5,22 @@ import Foundation
 /// `dode.metrics.*`, `dode.features.*` and `dode.image.*`.
 extension LuaVM {
     func installMetricsBindings() {
-        doc("dode.metrics", "dode.metrics", "Sample-quality metrics: rmse, per_sample, median_error, mode_mismatch, swd, mmd, frechet, nll. Inputs are N×d tensors (samples in rows).")
-        def("dode.metrics.rmse", "dode.metrics.rmse(a, b)", "√(mean((a − b)²)) over every element (method.md §4).") { a in
-            a.push(try Metrics.rmse(try a.tensor(1), try a.tensor(2)))
+        doc("dode.metrics", "dode.metrics", "Sample-quality metrics: rmse, per_sample, median_error, mode_mismatch, swd, mmd, "
+            + "frechet, nll. Inputs are N×d tensors (samples in rows). Under mpirun, {world = dode.mpi} makes every tensor "
+            + "argument this rank's rows and the result that of all ranks' rows together (rmse, median_error, swd and mmd "
+            + "with the same bits as one process; frechet to rounding).")
+        def("dode.metrics.rmse", "dode.metrics.rmse(a, b [, {world =}])", "√(mean((a − b)²)) over every element (an exact sum, "
+            + "so the value does not depend on how the rows are split).") { a in
+            let o = try a.options(3, allowed: ["world"])
+            return a.push(try Metrics.rmse(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.per_sample", "dode.metrics.per_sample(a, b)", "Per-sample RMS errors as a tensor (row i: √(mean_j (a_ij − b_ij)²)).") { a in
             let v = try Metrics.perSample(try a.tensor(1), try a.tensor(2))
             return a.push(try Tensor(v, shape: [v.count]))
         }
-        def("dode.metrics.median_error", "dode.metrics.median_error(a, b)", "Median over samples of the per-sample RMS error.") { a in
-            a.push(Metrics.median(try Metrics.perSample(try a.tensor(1), try a.tensor(2))))
+        def("dode.metrics.median_error", "dode.metrics.median_error(a, b [, {world =}])", "Median over samples of the per-sample RMS error.") { a in
+            let o = try a.options(3, allowed: ["world"])
+            return a.push(try Metrics.medianError(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.mode_mismatch", "dode.metrics.mode_mismatch(den, a, b)",
             "Mixtures: the fraction of samples whose most likely component differs between a and the reference b.") { a in
@@ -26,25 +32,28 @@ extension LuaVM {
             let ca = try m.component(x), cb = try m.component(y)
             return a.push(Double(zip(ca, cb).filter { $0 != $1 }.count) / Double(ca.count))
         }
-        def("dode.metrics.swd", "dode.metrics.swd(a, b, {gen = g, projections = 128})",
+        def("dode.metrics.swd", "dode.metrics.swd(a, b, {gen = g, projections = 128, world =})",
             "Sliced Wasserstein-2 distance over seeded random projections (quantile-matched, so sizes may differ).") { a in
             let x = try a.tensor(1), y = try a.tensor(2)
-            let o = try a.options(3, allowed: ["gen", "projections"])
+            let o = try a.options(3, allowed: ["gen", "projections", "world"])
             let g: Generator = try o.with("gen") { i in
                 guard let gg = LuaVM.object(a.L, i, "dode.Generator", as: Generator.self) else { throw o.fail("gen", "a dode.Generator") }
                 return gg
             }
-            return a.push(try Metrics.slicedWasserstein(x, y, projections: try o.int("projections", in: 1...100_000, "an integer in 1..100000") ?? 128, generator: g))
+            return a.push(try Metrics.slicedWasserstein(x, y, projections: try o.int("projections", in: 1...100_000, "an integer in 1..100000") ?? 128,
+                                                        generator: g, world: try a.vm.worldOption(o, byDefault: false)))
         }
-        def("dode.metrics.mmd", "dode.metrics.mmd(a, b [, {bandwidth =}])",
+        def("dode.metrics.mmd", "dode.metrics.mmd(a, b [, {bandwidth =, world =}])",
             "Unbiased MMD² with an RBF kernel (median-heuristic bandwidth by default). Returns mmd² and the bandwidth.") { a in
-            let o = try a.options(3, allowed: ["bandwidth"])
-            let (v, h) = try Metrics.mmd(try a.tensor(1), try a.tensor(2), bandwidth: try o.positive("bandwidth"))
+            let o = try a.options(3, allowed: ["bandwidth", "world"])
+            let (v, h) = try Metrics.mmd(try a.tensor(1), try a.tensor(2), bandwidth: try o.positive("bandwidth"),
+                                         world: try a.vm.worldOption(o, byDefault: false))
             return a.push(v) + a.push(h)
         }
-        def("dode.metrics.frechet", "dode.metrics.frechet(fa, fb)",
+        def("dode.metrics.frechet", "dode.metrics.frechet(fa, fb [, {world =}])",
             "Fréchet distance between the Gaussians fitted to two feature sets (rows are samples): ‖μa − μb‖² + tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½).") { a in
-            a.push(try Metrics.frechet(try a.tensor(1), try a.tensor(2)))
+            let o = try a.options(3, allowed: ["world"])
+            return a.push(try Metrics.frechet(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.frechet_gaussian", "dode.metrics.frechet_gaussian(mu1, cov1, mu2, cov2)", "Fréchet distance between two Gaussians given by means (d) and covariances (d×d).") { a in
             let m1 = try a.tensor(1), c1 = try a.tensor(2), m2 = try a.tensor(3), c2 = try a.tensor(4)

@@ -1,9 +1,7 @@
 import CLua
+import DodeCore
 import DodeTensor
 import Foundation
-
-/// The dode version string (`dode.version`, `dode --version`).
-public let dodeVersion = "0.1.0"
 
 /// Lua code run once per VM after the bindings exist: tensor indexing, the Stdlib searcher,
 /// `require 'dode'`, and the `help` function.
@@ -42,6 +40,7 @@ for name, ty in pairs(types) do
   -- dode.Generator stays the constructor.
   if name ~= 'Generator' then dode[name] = methods end
 end
+os.exit = dode._exit
 local source = dode._stdlib_source
 table.insert(package.searchers, 2, function(name)
   local src, chunk = source(name)
@@ -70,6 +69,7 @@ extension LuaVM {
         installSolverBindings()
         installDistillBindings()
         installMetricsBindings()
+        installMPIBindings()
         installDisplayBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
@@ -132,6 +132,7 @@ extension LuaVM {
         }
         lua_pushstring(L, dodeVersion)
         lua_setfield(L, dodeIdx, "version")
+        finishMPIModule(dodeIdx)
         lua_getfield(L, dodeIdx, "json")
         lua_pushlightuserdata(L, nil)
         lua_setfield(L, -2, "null")

@@ -1,5 +1,6 @@
 import CEdit
 import CLua
+import DodeCore
 import DodeLua
 import Foundation
 

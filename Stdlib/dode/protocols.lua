@@ -4,7 +4,7 @@
 --   local prob = P.mixture('ring6_2d')                 -- or P.digits()
 --   local rows = P.heldout{ problem = prob, solvers = {'ddim', 'dpmpp2m'}, nfes = {5, 10} }
 --
--- Held-out protocol (method.md §4 and the defects of the reference code): λ is fitted on noise
+-- Held-out protocol (docs/method.md §7.4; the reference code's defects in §5.10): λ is fitted on noise
 -- from one generator seed and every number is measured on fresh noise from another, against a
 -- reference from the same noise — the exact probability-flow solve for mixtures, or DDIM on
 -- grid:refine(100) for networks. Base and D-variant side by side.
@@ -13,36 +13,27 @@ local help = require 'dode.help'
 local Table = require 'dode.table'
 local M = {}
 
---- Named solver configurations (name -> constructor).
-M.solvers = {
-  ddim = function() return dode.solver.ddim() end,
-  euler = function() return dode.solver.euler() end,
-  heun = function() return dode.solver.heun() end,
-  dpm2 = function() return dode.solver.dpm2() end,
-  lms = function() return dode.solver.lms() end,
-  pndm = function() return dode.solver.pndm() end,
-  ipndm = function() return dode.solver.ipndm() end,
-  deis = function() return dode.solver.deis{ order = 2 } end,
-  deis3 = function() return dode.solver.deis{ order = 3 } end,
-  dpm2m = function() return dode.solver.dpm{ order = 2 } end,
-  dpmpp2m = function() return dode.solver.dpmpp{ order = 2 } end,
-  dpmpp3m = function() return dode.solver.dpmpp{ order = 3 } end,
-  dpmpp2s = function() return dode.solver.dpmpp{ order = 2, method = 'singlestep' } end,
-  unipc2 = function() return dode.solver.unipc{ order = 2 } end,
-  unipc3 = function() return dode.solver.unipc{ order = 3 } end,
+--- Named solver configurations: a built-in solver and its options (dode.solver.list() has
+-- every solver and option). M.solvers[name]() builds one.
+M.configs = {
+  ddim = { 'ddim' }, euler = { 'euler' }, heun = { 'heun' }, dpm2 = { 'dpm2' }, lms = { 'lms' }, pndm = { 'pndm' },
+  ipndm = { 'ipndm' }, deis = { 'deis', { order = 2 } }, deis3 = { 'deis', { order = 3 } },
+  dpm2m = { 'dpm', { order = 2 } }, dpmpp2m = { 'dpmpp', { order = 2 } }, dpmpp3m = { 'dpmpp', { order = 3 } },
+  dpmpp2s = { 'dpmpp', { order = 2, method = 'singlestep' } }, unipc2 = { 'unipc', { order = 2 } }, unipc3 = { 'unipc', { order = 3 } },
 }
+M.solvers = {}
+for name, c in pairs(M.configs) do M.solvers[name] = function() return dode.solver.make(c[1], c[2]) end end
 
---- Evaluations per step of a solver (for turning an NFE budget into a step count).
-function M.evals_per_step(name)
-  if name == 'heun' or name == 'dpm2' or name == 'dpmpp2s' then return 2 end
-  return 1
-end
-
---- Steps N so that the solver uses about `nfe` evaluations (Heun: 2N − 1 = NFE).
-function M.steps_for(name, nfe)
-  if M.evals_per_step(name) == 2 then return math.max(1, (nfe + 1) // 2) end
-  if name == 'pndm' then return math.max(1, nfe - 1) end
-  return nfe
+--- The number of steps N whose plan on `schedule` (diffusers' trailing DDIM grid) uses the most
+-- evaluations within an NFE budget, at least 1 — asked of the solver's own plan, so Heun's
+-- 2N − 1, PNDM's N + 1 and singlestep solvers' evaluations per step all come out right.
+function M.steps_for(solver, nfe, schedule)
+  schedule = schedule or dode.schedule.vp{}
+  local best = 1
+  for n = 1, nfe do
+    if solver:plan(dode.grid.discrete(schedule, n, { spacing = 'trailing' })).nfe <= nfe then best = n end
+  end
+  return best
 end
 
 --- A mixture problem: DDPM linear VP schedule, exact denoiser, exact reference solves.
@@ -125,9 +116,9 @@ function M.heldout(o)
     local make = type(s) == 'table' and s.make or M.solvers[name]
     if not make then error('dode.protocols.heldout: unknown solver ' .. tostring(name), 2) end
     for _, budget in ipairs(o.nfes or o.steps) do
-      local steps = o.nfes and M.steps_for(name, budget) or budget
-      local grid = dode.grid.discrete(prob.schedule, steps, { spacing = o.spacing or 'trailing' })
       local solver = make()
+      local steps = o.nfes and M.steps_for(solver, budget, prob.schedule) or budget
+      local grid = dode.grid.discrete(prob.schedule, steps, { spacing = o.spacing or 'trailing' })
       local t0 = dode.clock()
       local fitopts = { solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = k, seed = o.fit_seed or 1 }
       for key, v in pairs(o.fit or {}) do fitopts[key] = v end

@@ -58,7 +58,9 @@ local function walk(t, prefix, seen)
   seen[t] = true
   for k, v in pairs(t) do
     local name = prefix .. '.' .. tostring(k)
-    if type(v) == 'function' then targets[#targets + 1] = { name = name, fn = v }
+    -- dode._exit is os.exit (it ends the process by design); dode.mpi.print is print.
+    local skip = name == 'dode._exit' or name == 'dode.mpi.print'
+    if type(v) == 'function' and not skip then targets[#targets + 1] = { name = name, fn = v }
     elseif type(v) == 'table' and name ~= 'dode.Tensor' then walk(v, name, seen) end
   end
 end

@@ -50,7 +50,28 @@ public struct Combination: Sendable, CustomStringConvertible {
     }
 
     public static func + (a: Combination, b: Combination) -> Combination { var o = a; o.add(b); return o }
+    public static func - (a: Combination, b: Combination) -> Combination { var o = a; o.add(b, scale: -1); return o }
+    public static prefix func - (a: Combination) -> Combination { -1 * a }
     public static func * (c: Double, a: Combination) -> Combination { var o = Combination(); o.add(a, scale: c); return o }
+
+    /// The combination times c.
+    public func scaled(_ c: Double) -> Combination { c * self }
+
+    // MARK: the terms every solver is written in
+
+    /// ε_j = (y_j − D_j)/s_j, with D_j the raw prediction `.d(j)` or the consumed one.
+    public static func eps(_ j: Int, pred: Ref, s: Double) -> Combination {
+        var c = Combination()
+        c.addEps(1, y: j, d: pred, s: s)
+        return c
+    }
+
+    /// The first-order step after evaluation k, y' = r·y_k + (1 − r)·D̃ with r = s'/s: DDIM
+    /// (η = 0), Euler in s and DPM-Solver(++) of order 1 (docs/method.md §2.1).
+    public static func firstOrderStep(_ k: Int, from: Point, to: Point) -> Combination {
+        let r = to.s / from.s
+        return Combination([(r, .y(k)), (1 - r, .consumed)])
+    }
 
     public var description: String {
         terms.map { c, r in

@@ -12,9 +12,15 @@ public final class DPMSolverPlusPlus: ExponentialSolver {
         try super.init(name: "dpmpp", order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
+    public static let entry = SolverEntry(name: "dpmpp",
+        help: "DPM-Solver++ (data-prediction form; 2M = k-diffusion's sample_dpmpp_2m), orders 1–3. Multistep warms up with lower orders; singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔).",
+        options: catalogueOptions) {
+        try DPMSolverPlusPlus(order: $0.int("order"), singlestep: $0.string("method") == "singlestep", lowerOrderFinal: $0.bool("lower_order_final"))
+    }
+
     override public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
-        if e.order == 1 || e.lands.isClean { return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: []) }
+        if e.order == 1 || e.lands.isClean { return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: []) }
         return .linear(landing: singlestep ? try singleStep(k, run, e) : try multiStep(k, run, e), aux: [])
     }
 
@@ -34,7 +40,7 @@ public final class DPMSolverPlusPlus: ExponentialSolver {
         // D1_0 = (D0 − D1)/r0, D1_1 = (D1 − D2)/r1, D1 = D1_0 + r0/(r0 + r1)·(D1_0 − D1_1), D2 = (D1_0 − D1_1)/(r0 + r1)
         let d10 = Combination([(1 / r0, .consumed), (-1 / r0, .d(k - 1))])
         let d11 = Combination([(1 / r1, .d(k - 1)), (-1 / r1, .d(k - 2))])
-        let diff = d10 + (-1) * d11
+        let diff = d10 - d11
         let D1 = d10 + (r0 / (r0 + r1)) * diff
         let D2 = (1 / (r0 + r1)) * diff
         c.add(-em1, .consumed)
@@ -47,7 +53,7 @@ public final class DPMSolverPlusPlus: ExponentialSolver {
         let first = k - e.stage
         let s = run.evaluation(first).at, t = run.evaluation(first + e.order - 1).lands
         let h = t.logsnr - s.logsnr
-        if e.stage == 0 { return StepMath.firstOrder(k, from: e.at, to: e.lands) }
+        if e.stage == 0 { return .firstOrderStep(k, from: e.at, to: e.lands) }
         if e.order == 2 {
             // y_t = r·y_s + (1 − r)·D_s + (1 − r)/(2r₁)·(D₁ − D_s), r₁ = ½: the midpoint rule.
             let r1 = 0.5, em1 = Foundation.expm1(-h)
