@@ -56,7 +56,13 @@ local function walk(t, prefix, seen)
   seen = seen or {}
   if seen[t] then return end
   seen[t] = true
-  for k, v in pairs(t) do
+  -- Keys in sorted order: an alias (dode.world is dode.mpi) is then always reached under the same
+  -- name, whatever the hash order of the table (adding a key to dode changed it).
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local v = rawget(t, k)
     local name = prefix .. '.' .. tostring(k)
     -- dode._exit is os.exit (it ends the process by design); dode.mpi.print is print.
     local skip = name == 'dode._exit' or name == 'dode.mpi.print'
