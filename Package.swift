@@ -13,9 +13,7 @@ let package = Package(
         .library(name: "DodeCore", targets: ["DodeCore"]),
         .library(name: "DodeLua", targets: ["DodeLua"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
-    ],
+    // No package dependencies: Foundation, the C libraries above and Swift's Synchronization.
     targets: [
         // C shims over system libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev).
         .target(name: "CLua", dependencies: ["CKernels"], linkerSettings: [.linkedLibrary("lua5.4")]),
@@ -29,12 +27,12 @@ let package = Package(
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
         .target(
             name: "DodeTensor",
-            dependencies: ["CBLAS", "CZlib", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["CBLAS", "CZlib", "CKernels"]),
 
         // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
         .target(
             name: "DodeCore",
-            dependencies: ["DodeTensor", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["DodeTensor", "CKernels"]),
 
         // Scale-out: MPI_COMM_WORLD as a Communicator (collectives, sharded batches).
         .target(name: "DodeMPI", dependencies: ["CMPI", "DodeTensor"]),

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Grid builders (design.md "Grids"): uniform / quadratic / logSNR / Karras spacings, diffusers'
+/// Grid builders (docs/method.md §2.5): uniform / quadratic / logSNR / Karras spacings, diffusers'
 /// DDIM spacings, and explicit lists of labels or noise levels.
 extension Grid {
     /// n levels uniform in t from the schedule's largest time to its smallest.

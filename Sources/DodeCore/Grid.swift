@@ -6,7 +6,7 @@ import Foundation
 /// `n` counts steps: every builder lists n levels and then appends the final point chosen by
 /// `final` — `.zero` (s = 0, the default), `.sigmaMin` (the schedule's smallest level) or
 /// `.none` — so a grid has n + 1 points (n with `.none`). `variable` is the quantity in which
-/// `refine` spaces new points (design.md "Grids").
+/// `refine` spaces new points (docs/method.md §2.6).
 public struct Grid: Sendable, CustomStringConvertible {
     public enum Final: String, Sendable { case zero, sigmaMin = "sigma_min", none }
 

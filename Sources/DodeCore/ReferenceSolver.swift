@@ -4,7 +4,7 @@ import Foundation
 /// another with the adaptive Dormand–Prince 5(4) pair (scipy's RK45 step control: error norm
 /// RMS(err / (atol + rtol·max(|y|, |y_new|))) over the whole state, safety 0.9, factors in
 /// [0.2, 10], scipy's initial step). The slope is taken as 0 at s = 0, where y − D ≈ −s²∇log p
-/// vanishes (method.md "The reference solve"). States cross the API in the schedule's space.
+/// vanishes (docs/method.md §6). States cross the API in the schedule's space.
 public enum ReferenceSolver {
     public struct Stats: Sendable { public var steps = 0, rejected = 0, evaluations = 0 }
 

@@ -3,7 +3,7 @@ import Synchronization
 
 /// A noise schedule: α(t), σ(t), the noise level s = σ/α, the half log-SNR ℓ = −log s, their
 /// inverses, and the map between the solver's points and the network's time labels. All
-/// arithmetic is in Double (method.md §1).
+/// arithmetic is in Double (docs/method.md §2).
 ///
 /// Kinds:
 /// - discrete VP (DDPM): labels 0…N−1 with ᾱ_i = Π_{j≤i}(1 − β_j). Between integer labels the
@@ -184,7 +184,7 @@ public final class Schedule: @unchecked Sendable {
     }
 
     /// Point for a discrete label with s interpolated linearly between integer labels
-    /// (diffusers' convention; used for refined points in the final interval, design.md).
+    /// (diffusers' convention; used for refined points in the final interval, docs/method.md §2.6).
     func pointLinearS(t: Double) throws -> Point {
         guard isDiscrete, t >= -1, t <= tMax else { return try point(t: t) }
         if t == -1 { return cleanPoint }

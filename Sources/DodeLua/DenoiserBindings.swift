@@ -2,7 +2,7 @@ import CLua
 import DodeCore
 import Foundation
 
-/// `dode.denoiser.*`, denoiser methods, `dode.reference.solve`, `dode.models` and `dode.data`.
+/// `dode.denoiser.*` and denoiser methods.
 extension LuaVM {
     func installDenoiserBindings() {
         doc("dode.denoiser", "dode.denoiser", "Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua function), cfg (classifier-free guidance).")
@@ -43,7 +43,7 @@ extension LuaVM {
             }
             guard let cfg, let w else { throw a.error("give 'path' (a model folder) or both 'config' and 'weights'") }
             let net = try MLPNetwork(configPath: cfg, weightsPath: w)
-            let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: cfg))
+            let sch = try o.schedule("schedule") ?? (try Schedule.fromModelConfig(net.config, source: cfg))
             let pred = try o.choice("predicts", Prediction.allCases.map(\.rawValue)).flatMap(Prediction.init(rawValue:))
             a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
             return 1
@@ -138,106 +138,6 @@ extension LuaVM {
             if let l = m.labels { _ = a.push(ints: l); lua_setfield(a.L, -2, "labels") }
             return 1
         }
-
-        // Reference solve
-        doc("dode.reference", "dode.reference", "The exact probability-flow reference: dode.reference.solve.")
-        def("dode.reference.solve", "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, progress = false}])",
-            "Integrates dy/ds = (y − D(y, s))/s from point `from` to point `to` with adaptive Dormand–Prince 5(4) (scipy's error control over the whole state; slope 0 at s = 0). x and the result are in the schedule's space. Returns the state and {steps=, rejected=, evaluations=}.") { a in
-            let d = try a.denoiser(1), x = try a.tensor(2), from = try a.point(3), to = try a.point(4)
-            let o = try a.options(5, allowed: ["rtol", "atol", "cond", "max_steps", "progress"])
-            // progress = true prints the noise level reached to stderr, at most once a second.
-            var last = Date()
-            let start = from.s
-            let line = ProgressLine(vm: a.vm)   // stderr lines; one updated display in a notebook
-            let report: ((Double) -> Void)? = (try o.bool("progress") ?? false) ? { s in
-                if Date().timeIntervalSince(last) >= 1 {
-                    last = Date()
-                    line.report(String(format: "reference solve: s = %.4g of %.4g", s, start))
-                }
-            } : nil
-            let (y, st) = try ReferenceSolver.solve(d, x, from: from, to: to, rtol: try o.positive("rtol") ?? 1e-9,
-                                                    atol: try o.positive("atol"), cond: try o.labels("cond"),
-                                                    maxSteps: try o.int("max_steps", in: 1...100_000_000, "a positive integer") ?? 1_000_000,
-                                                    progress: report)
-            _ = a.push(y)
-            lua_createtable(a.L, 0, 3)
-            lua_pushinteger(a.L, lua_Integer(st.steps)); lua_setfield(a.L, -2, "steps")
-            lua_pushinteger(a.L, lua_Integer(st.rejected)); lua_setfield(a.L, -2, "rejected")
-            lua_pushinteger(a.L, lua_Integer(st.evaluations)); lua_setfield(a.L, -2, "evaluations")
-            return 2
-        }
-
-        // Built-in models and data
-        doc("dode.models", "dode.models", "Built-in models: dode.models.digits() (an ε-prediction MLP trained on the UCI digits) and dode.models.path(name).")
-        def("dode.models.path", "dode.models.path([name])", "The folder of the built-in models (or of one model). DODE_HOME overrides the location.") { a in
-            let name = try a.optString(1)
-            return a.push(Assets.path("Models" + (name.map { "/" + $0 } ?? "")))
-        }
-        def("dode.models.digits", "dode.models.digits([{schedule =}])",
-            "The built-in digits denoiser: an ε-prediction MLP trained on the 1797 UCI 8x8 digits (x = pixel/8 − 1, 64-D), DDPM linear schedule. Data: E. Alpaydin and C. Kaynak, Optical Recognition of Handwritten Digits, UCI Machine Learning Repository (CC BY 4.0).") { a in
-            let o = try a.options(1, allowed: ["schedule"])
-            let dir = Assets.path("Models/digits_mlp")
-            let net = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
-            let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: dir + "/config.json"))
-            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, name: "digits"))
-            return 1
-        }
-        def("dode.models.fashion", "dode.models.fashion([{schedule =}])",
-            "The built-in Fashion-MNIST U-Net (Models/fashion_unet, a diffusers UNet2DModel trained by Scripts/train_fashion_unet.py): ε prediction, DDPM linear schedule (the default), 1×32×32 images in [−1, 1]. Data: Fashion-MNIST (Zalando Research, MIT licence).") { a in
-            let o = try a.options(1, allowed: ["schedule"])
-            let sch = try o.schedule("schedule") ?? (try Schedule.vp())
-            a.vm.push(denoiser: try UNetDenoiser.load(path: Assets.path("Models/fashion_unet"), schedule: sch, predicts: nil))
-            return 1
-        }
-        doc("dode.data", "dode.data", "Built-in data: dode.data.path(name), dode.data.digits(), dode.data.fashion{...}, dode.data.mixture(name).")
-        def("dode.data.fashion", "dode.data.fashion{split = 'test' | 'train', n = all, folder = '/usr/share/datasets/fashion-mnist'}",
-            "Fashion-MNIST images as the built-in U-Net sees them (28×28 padded with background to 32×32, x = pixel/127.5 − 1; an n×1×32×32 tensor, the first n of the split) and their labels 0..9. Reads the IDX files of Debian's dataset-fashion-mnist (Scripts/dode installs it). Credit: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.") { a in
-            let o = try a.options(1, allowed: ["split", "n", "folder"])
-            let split = try o.choice("split", ["test", "train"]) ?? "test"
-            let folder = try o.string("folder") ?? "/usr/share/datasets/fashion-mnist"
-            let prefix = split == "train" ? "train" : "t10k"
-            let ip = folder + "/\(prefix)-images-idx3-ubyte.gz", lp = folder + "/\(prefix)-labels-idx1-ubyte.gz"
-            guard FileManager.default.fileExists(atPath: ip) else {
-                throw a.error("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: apt-get install dataset-fashion-mnist, or give folder =)")
-            }
-            let img = try IDX.readRaw(path: ip), lab = try IDX.readRaw(path: lp)
-            guard img.shape.count == 3, img.shape[1] == 28, img.shape[2] == 28, lab.shape.count == 1, lab.shape[0] == img.shape[0] else {
-                throw a.error("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
-            }
-            let total = img.shape[0]
-            guard total >= 1 else { throw a.error("\(ip) holds no images") }
-            let n = try o.int("n", in: 1...total, "an integer in 1..\(total)") ?? total
-            let x = try Tensor(zeros: [n, 1, 32, 32], dtype: .float64)
-            let labels = try Tensor.empty([n], dtype: .float64)
-            x.apply(.sub, scalar: 1)
-            let dst = x.pointer(Double.self), lp2 = labels.pointer(Double.self)
-            for i in 0..<n {
-                for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = img.value(i * 784 + r * 28 + c) / 127.5 - 1 } }
-                lp2[i] = lab.value(i)
-            }
-            _ = a.push(x)
-            return 1 + a.push(labels)
-        }
-        def("dode.data.path", "dode.data.path([name])", "The folder of the built-in data (or of one file). DODE_HOME overrides the location.") { a in
-            let name = try a.optString(1)
-            return a.push(Assets.path("Data" + (name.map { "/" + $0 } ?? "")))
-        }
-        def("dode.data.digits", "dode.data.digits()",
-            "The 1797 UCI 8x8 digits scaled to x = pixel/8 − 1 (a 1797×64 tensor) and their labels (a tensor). Credit: E. Alpaydin and C. Kaynak, UCI Machine Learning Repository (CC BY 4.0).") { a in
-            let f = try Safetensors.read(path: Assets.path("Data/digits_8x8_uint8.safetensors"))
-            guard let img = f.tensors["images"], let lab = f.tensors["labels"] else { throw a.error("the digits file lacks 'images' or 'labels'") }
-            let x = img.to(.float64).clone()
-            x.apply(.div, scalar: 8); x.apply(.sub, scalar: 1)
-            _ = a.push(x)
-            return 1 + a.push(lab.to(.float64))
-        }
-        def("dode.data.mixture", "dode.data.mixture(name, schedule)",
-            "The exact denoiser of a built-in mixture problem (Data/mixtures/<name>.json: ring6_2d, blobs32d, ...).") { a in
-            let name = try a.string(1), s = try a.schedule(2)
-            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else { throw a.fail(1, "a mixture name") }
-            a.vm.push(denoiser: try MixtureDenoiser.load(path: Assets.path("Data/mixtures/\(name).json"), schedule: s))
-            return 1
-        }
     }
 
     /// A K×d matrix option (a tensor or a table of rows).
@@ -267,24 +167,6 @@ extension LuaVM {
     func mixture(_ a: LuaArgs, _ i: Int32) throws -> MixtureDenoiser {
         guard let m = try a.denoiser(i) as? MixtureDenoiser else { throw a.fail(i, "a mixture (gmm) denoiser") }
         return m
-    }
-
-    /// The schedule a model config records ({"schedule": {"kind": "vp", ...}}).
-    static func scheduleFromConfig(_ cfg: [String: Any], source: String) throws -> Schedule {
-        guard let s = cfg["schedule"] as? [String: Any] else {
-            throw CoreError("'\(source)' records no schedule; pass schedule = ...")
-        }
-        switch s["kind"] as? String {
-        case "vp":
-            return try Schedule.vp(betas: s["betas"] as? String ?? "linear", betaStart: JSONText.double(s["beta_start"]),
-                                   betaEnd: JSONText.double(s["beta_end"]), steps: (s["steps"] as? NSNumber)?.intValue ?? 1000)
-        case "edm", "ve":
-            return try Schedule.edm(sigmaMin: JSONText.double(s["sigma_min"]) ?? 0.002,
-                                    sigmaMax: JSONText.double(s["sigma_max"]) ?? 80,
-                                    sigmaData: JSONText.double(s["sigma_data"]) ?? 0.5, name: s["kind"] as? String ?? "edm")
-        default:
-            throw CoreError("'\(source)': unsupported schedule kind \(s["kind"] ?? "nil")")
-        }
     }
 }
 

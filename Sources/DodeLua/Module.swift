@@ -66,6 +66,8 @@ extension LuaVM {
         installScheduleBindings()
         installGridBindings()
         installDenoiserBindings()
+        installReferenceBindings()
+        installModelDataBindings()
         installSolverBindings()
         installDistillBindings()
         installMetricsBindings()

@@ -99,7 +99,9 @@ extension LuaVM {
             return a.push("dode.Generator(seed \(g.seed), draws \(g.counter))")
         }
 
-        installTensorMethods()
+        installTensorShapeMethods()
+        installTensorMathMethods()
+        installTensorMetamethods()
     }
 
     /// Reads nested Lua tables of numbers into a flat array and a shape.

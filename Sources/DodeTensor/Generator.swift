@@ -2,7 +2,7 @@ import Foundation
 
 /// A counter-based random generator (Philox-4x32-10, Salmon et al. 2011).
 ///
-/// The row rule (design.md, "Randomness"): a draw of shape (n, ...) fills row i from
+/// The row rule (docs/design.md §2.3): a draw of shape (n, ...) fills row i from
 /// (seed, draw counter, i) alone, then advances the counter by one. So the same rows come out
 /// whatever n is, successive draws differ, `offset` draws a later chunk of the same rows, and
 /// nothing depends on the thread count. Within a row, element j uses Philox block j/2 (each block

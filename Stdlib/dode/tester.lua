@@ -6,7 +6,7 @@
 --   end)
 --   T:run()   -- prints each test, then "N passed, N failed"; exits with status 1 on failure
 --
--- Tolerances are relative in the sense of design.md: max|a - b| / max|b|, with `abs = true`
+-- Tolerances are relative in the sense of docs/design.md §3.7: max|a - b| / max|b|, with `abs = true`
 -- for an absolute bound. Every check records a failure with its message and location instead
 -- of stopping the test, so one run reports everything that is wrong.
 local dode = require 'dode'

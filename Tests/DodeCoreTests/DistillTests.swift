@@ -90,7 +90,7 @@ final class DistillTests: XCTestCase {
         }
     }
 
-    /// method.md: a DPM-Solver++(2M) step is a DDIM step with D extrapolated along D_k − D_{k−1},
+    /// docs/method.md §5.8: a DPM-Solver++(2M) step is a DDIM step with D extrapolated along D_k − D_{k−1},
     /// so with the same teacher and first-evaluation rule the fitted D-variants give the same
     /// samples (to rounding: 1e-9 relative).
     func testDPMpp2MEqualsDDIMAfterFitting() throws {

@@ -2,12 +2,12 @@ import XCTest
 @testable import DodeCore
 
 /// Schedules and grids against diffusers' golden values (Tests/Fixtures/diffusers_schedules.json,
-/// made by Scripts/make_schedule_fixtures.py) and the conventions of design.md.
+/// made by Scripts/make_schedule_fixtures.py) and the conventions of docs/method.md §2.
 final class ScheduleGridTests: XCTestCase {
     let vp = try! Schedule.vp()
 
     func testDDPMValues() throws {
-        // method.md: s_999 = 157.4073, s_0 = 0.0100005.
+        // docs/method.md §2.1: s_999 = 157.4073, s_0 = 0.0100005.
         XCTAssertEqual(try vp.point(t: 999).s, 157.4073, accuracy: 5e-5)
         XCTAssertEqual(try vp.point(t: 0).s, 0.0100005, accuracy: 5e-8)
     }

@@ -12,9 +12,11 @@ final class InterruptTests: XCTestCase {
         DispatchQueue.global().asyncAfter(deadline: .now() + delay) { kill(getpid(), SIGINT) }
     }
 
-    private func runInterrupted(_ code: String, after delay: Double = 0.3, file: StaticString = #filePath, line: UInt = #line) -> (String?, Double) {
+    /// Runs `setup`, then `code` with a SIGINT sent 0.3 s after it starts.
+    private func runInterrupted(_ code: String, setup: String = "", file: StaticString = #filePath, line: UInt = #line) -> (String?, Double) {
         let vm = LuaVM()
-        interrupt(after: delay)
+        XCTAssertNil(vm.run(setup, chunkName: "@setup.lua"), file: file, line: line)
+        interrupt(after: 0.3)
         let t0 = Date()
         let err = vm.run(code, chunkName: "@interrupt.lua")
         let dt = Date().timeIntervalSince(t0)
@@ -24,17 +26,15 @@ final class InterruptTests: XCTestCase {
     }
 
     func testSwiftLoopStopsWithinAStep() {
-        // ~30 s uninterrupted: 999 steps of DPM++(2M) on 200k × 32 mixture samples. The
-        // interrupt comes after 1 s: drawing the noise alone took 0.2-0.3 s on a loaded machine,
-        // and an interrupt during it is (correctly) reported by the Lua hook, not the sampler.
-        let (err, dt) = runInterrupted("""
+        // ~30 s uninterrupted: 999 steps of DPM++(2M) on 200k × 32 mixture samples.
+        let (err, dt) = runInterrupted("dode.solver.dpmpp{order = 2}:sample(den, x, grid)", setup: """
             local vp = dode.schedule.vp{}
-            local den = dode.data.mixture('blobs32d', vp)
-            local grid = dode.grid.discrete(vp, 999, {spacing = 'trailing'})
-            dode.solver.dpmpp{order = 2}:sample(den, dode.randn(dode.Generator(1), 200000, 32), grid)
-            """, after: 1.0)
+            den = dode.data.mixture('blobs32d', vp)
+            grid = dode.grid.discrete(vp, 999, {spacing = 'trailing'})
+            x = dode.randn(dode.Generator(1), 200000, 32)
+            """)
         XCTAssertNotNil(err)
-        XCTAssertTrue(err?.contains("interrupt.lua:4: Solver:sample: interrupted") ?? false, err ?? "")
+        XCTAssertTrue(err?.contains("interrupt.lua:1: Solver:sample: interrupted") ?? false, err ?? "")
         XCTAssertLessThan(dt, 5, "the sampler should stop within a step of the interrupt")
     }
 

@@ -1,4 +1,4 @@
-/// The directions D-ODE fits coefficients along (method.md §3). The default, `.previous` in data
+/// The directions D-ODE fits coefficients along (docs/method.md §5.6). The default, `.previous` in data
 /// space, is the paper's D̃_k = D_k + λ_k·(D_k − D_{k−1}); the others are the reference code's
 /// variants and the generalised (IIA-style) basis.
 public enum Direction: String, Sendable, CaseIterable {

@@ -1,7 +1,7 @@
 import CBLAS
 import Foundation
 
-/// Sample-quality metrics (method.md §4). Inputs are N×d tensors (any dtype); sums in Double.
+/// Sample-quality metrics (docs/method.md §7). Inputs are N×d tensors (any dtype); sums in Double.
 public enum Metrics {
     static func matrix(_ t: Tensor, _ what: String) throws -> (v: [Double], n: Int, d: Int) {
         guard t.rank >= 1, t.shape[0] >= 1 else { throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))") }

@@ -14,7 +14,7 @@ public enum Ref: Hashable, Sendable {
 /// A linear combination Σ c·ref in scaled-state units (y = x/α), the form every solver step
 /// takes: y' = a·y + Σ b_j·D_j (ε terms expand to (y_j − D_j)/s_j). Because a step is linear in
 /// the prediction it consumes, D-ODE's direction follows from the coefficient of `.consumed`
-/// alone (method.md §3, "Key fact").
+/// alone (docs/method.md §5.2).
 public struct Combination: Sendable, CustomStringConvertible {
     public private(set) var terms: [(Double, Ref)] = []
 
@@ -67,7 +67,7 @@ public struct Combination: Sendable, CustomStringConvertible {
     }
 
     /// The first-order step after evaluation k, y' = r·y_k + (1 − r)·D̃ with r = s'/s: DDIM
-    /// (η = 0), Euler in s and DPM-Solver(++) of order 1 (docs/method.md §2.1).
+    /// (η = 0), Euler in s and DPM-Solver(++) of order 1 (docs/method.md §3.3).
     public static func firstOrderStep(_ k: Int, from: Point, to: Point) -> Combination {
         let r = to.s / from.s
         return Combination([(r, .y(k)), (1 - r, .consumed)])

@@ -1,6 +1,6 @@
 /// The first-order step y' = r·y + (1 − r)·D with r = s_{i+1}/s_i, one evaluation per step.
 /// DDIM with η = 0 (Song et al. 2021), Euler's method in s (k-diffusion `sample_euler`, diffusers
-/// `EulerDiscreteScheduler`) and DPM-Solver(++) of order 1 are all this step (method.md §2);
+/// `EulerDiscreteScheduler`) and DPM-Solver(++) of order 1 are all this step (docs/method.md §3.3);
 /// `DDIMSolver` and `EulerSolver` differ only in name.
 public class FirstOrderSolver: Solver {
     public let name: String

@@ -1,6 +1,6 @@
 /// One network evaluation of a solver's plan: where the denoiser is evaluated, and where the
 /// update that consumes it lands. Heun's predictor lands on the next grid point; DPM-2's and the
-/// singlestep solvers' first stages land between grid points (method.md §3).
+/// singlestep solvers' first stages land between grid points (docs/method.md §3.1, §5.3).
 public struct Evaluation: Sendable {
     /// Grid step (0-based: from point `step` to `step + 1`).
     public let step: Int

@@ -1,6 +1,6 @@
 /// Classifier-free guidance as a denoiser: D = D_u + w·(D_c − D_u), where D_c uses the class
 /// labels `cond` and D_u the label `uncond` (or no label at all when nil). w = 1 is purely
-/// conditional, w = 0 unconditional (design.md "Conditioning").
+/// conditional, w = 0 unconditional (docs/design.md §3.6, docs/method.md §8.3).
 public final class GuidanceDenoiser: Denoiser {
     public let base: Denoiser
     public let scale: Double

@@ -7,8 +7,8 @@ import Foundation
 ///
 /// Computed in Float64 by a fused per-sample kernel (likelihoods, softmax and mean in one pass
 /// over a row kept in cache, SIMD over the dimension, threads over the batch), with the square
-/// (y − μ)² formed directly rather than expanded, so no digits are lost at tiny s (design.md
-/// "Performance"). Components may carry class labels, making the denoiser conditional.
+/// (y − μ)² formed directly rather than expanded, so no digits are lost at tiny s (docs/method.md §8.1,
+/// docs/design.md §8). Components may carry class labels, making the denoiser conditional.
 public final class MixtureDenoiser: Denoiser {
     public let schedule: Schedule
     public let K: Int

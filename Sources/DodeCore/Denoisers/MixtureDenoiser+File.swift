@@ -1,6 +1,6 @@
 import Foundation
 
-/// Mixture files (design.md): {"dim": d, "weights": [K], "means": [[d]...], "stds": [[d]...]}
+/// Mixture files (docs/design.md §3.10): {"dim": d, "weights": [K], "means": [[d]...], "stds": [[d]...]}
 /// with optional "name", "description", "seed" and "labels" (one integer class per component).
 extension MixtureDenoiser {
     public static func load(path: String, schedule: Schedule) throws -> MixtureDenoiser {
