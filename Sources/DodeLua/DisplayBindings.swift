@@ -63,7 +63,7 @@ extension LuaVM {
     /// metatable dode.display registered (a plain table if the module is missing).
     func pushImage(png: Data, width: Int, height: Int, channels: Int, path: String?) {
         lua_createtable(L, 0, 5)
-        png.withUnsafeBytes { b in lua_pushlstring(L, b.bindMemory(to: CChar.self).baseAddress, b.count) }
+        _ = png.withUnsafeBytes { b in lua_pushlstring(L, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count) }
         lua_setfield(L, -2, "png")
         lua_pushinteger(L, lua_Integer(width)); lua_setfield(L, -2, "width")
         lua_pushinteger(L, lua_Integer(height)); lua_setfield(L, -2, "height")
