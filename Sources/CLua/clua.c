@@ -80,8 +80,18 @@ void dode_sigint_catch(lua_State *L) {
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* What SIGINT does while no chunk runs: the default (the process exits, as a terminal user
+   expects) or, in a notebook's dode process, nothing (an interrupt that arrives just after a
+   cell finished must not kill the session). */
+static volatile sig_atomic_t dode_sigint_idle_ignore = 0;
+
+void dode_sigint_set_idle_ignore(int ignore) {
+    dode_sigint_idle_ignore = ignore ? 1 : 0;
+    if (dode_sigint_state == NULL) signal(SIGINT, ignore ? SIG_IGN : SIG_DFL);
+}
+
 void dode_sigint_default(void) {
-    signal(SIGINT, SIG_DFL);
+    signal(SIGINT, dode_sigint_idle_ignore ? SIG_IGN : SIG_DFL);
     dode_sigint_state = NULL;
 }
 

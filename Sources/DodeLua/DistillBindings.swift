@@ -60,10 +60,12 @@ extension LuaVM {
             q.seed = try o.int("seed")
             q.world = try a.vm.worldOption(o)
             if try o.bool("progress") ?? false {
+                // A terminal gets a line every 10%; a notebook one display updated in place.
+                let line = ProgressLine(vm: a.vm)
                 q.progress = { event in
-                    guard case let .teacher(batch, batches, done, total) = event,
-                          done == total || done % Swift.max(1, total / 10) == 0 else { return }
-                    FileHandle.standardError.write(Data("teacher pass, batch \(batch + 1)/\(batches): \(done)/\(total) steps\n".utf8))
+                    guard case let .teacher(batch, batches, done, total) = event else { return }
+                    line.report("teacher pass, batch \(batch + 1)/\(batches): \(done)/\(total) steps",
+                                major: done == total || done % Swift.max(1, total / 10) == 0)
                 }
             }
             a.vm.pushObject(FitBox(try Distiller.fit(q), base: solver), type: "dode.Fit")

@@ -66,6 +66,8 @@ public final class LuaVM {
     var callbackDepth = 0
     /// What os.exit does at the top level (the executable finalises MPI first); default exit(code).
     public var exitHandler: ((Int32) -> Never)? = nil
+    /// Where `dode.display` sends rich output; nil in a terminal (set by the notebook kernel server).
+    public var displaySink: DisplaySink? = nil
     /// Lazily loaded built-in feature network.
     var cachedClassifiers: [String: MLPNetwork] = [:]
 

@@ -99,26 +99,30 @@ extension LuaVM {
             return a.push(try a.vm.classifier("fashion_classifier").forward(flat, labels: [0]).to(.float64))
         }
 
-        doc("dode.image", "dode.image", "Images: dode.image.grid (PNG sample grids), dode.image.read.")
+        doc("dode.image", "dode.image", "Images: dode.image.grid (PNG sample grids, shown inline in a notebook), dode.image.save, dode.image.read.")
         def("dode.image.grid", "dode.image.grid(x, {path =, height = 8, width = 8, channels = 1, columns = 8, scale = 4, range = {-1, 1}, pad = 1})",
-            "Writes a PNG grid of the images in x (N samples of channels×height×width values, CHW order), values mapped from range to 0..255. Returns the image width and height.") { a in
+            "A PNG grid of the images in x (N samples of channels×height×width values, CHW order), values mapped from range to 0..255. Returns an image object (fields png, width, height, channels, path; img:save(path)) that a notebook shows inline; with `path` the PNG is also written there (atomically).") { a in
             let x = try a.tensor(1)
             let o = try a.options(2, allowed: ["path", "height", "width", "channels", "columns", "scale", "range", "pad"])
-            guard let path = try o.string("path") else { throw o.fail("path", "a file path ending in .png") }
+            let path = try o.string("path")
+            if let path, path.isEmpty { throw o.fail("path", "a file path ending in .png") }
             var lo = -1.0, hi = 1.0
             if o.has("range") {
                 guard let r = try o.numbers("range"), r.count == 2, r[1] > r[0] else { throw o.fail("range", "{lo, hi} with hi > lo") }
                 lo = r[0]; hi = r[1]
             }
             let c = try o.int("channels", in: 1...3, "1 or 3") ?? 1
-            let side = Int(Double((x.shape.first ?? 1) > 0 ? x.count / Swift.max(x.shape[0], 1) / c : 64).squareRoot())
+            let n0 = x.shape.first ?? 1   // a 0-D tensor has no rows: ImageGrid.render says so
+            let side = Int(Double(n0 > 0 ? x.count / n0 / c : 64).squareRoot())
             let h = try o.int("height", in: 1...4096, "an integer in 1..4096") ?? side
             let w = try o.int("width", in: 1...4096, "an integer in 1..4096") ?? side
             let g = try ImageGrid.render(x, height: h, width: w, channels: c, columns: try o.int("columns", in: 1...1024, "an integer in 1..1024") ?? 8,
                                          scale: try o.int("scale", in: 1...64, "an integer in 1..64") ?? 4, lo: lo, hi: hi,
                                          pad: try o.int("pad", in: 0...64, "an integer in 0..64") ?? 1)
-            try AtomicFile.write(try PNG.encode(pixels: g.pixels, width: g.width, height: g.height, channels: c), to: path)
-            return a.push(g.width) + a.push(g.height)
+            let png = try PNG.encode(pixels: g.pixels, width: g.width, height: g.height, channels: c)
+            if let path { try AtomicFile.write(png, to: path) }
+            a.vm.pushImage(png: png, width: g.width, height: g.height, channels: c, path: path)
+            return 1
         }
         def("dode.image.read", "dode.image.read(path)", "Reads an 8-bit grey or RGB PNG as a tensor of 0..255 values (H×W, or H×W×3).") { a in
             let path = try a.string(1)

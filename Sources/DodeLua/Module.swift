@@ -53,6 +53,8 @@ package.loaded.dode = dode
 _G.dode = dode
 local ok, h = pcall(require, 'dode.help')
 if ok then _G.help = h.help end
+local okd, d = pcall(require, 'dode.display')
+if okd then dode.display = d else dode.write_stderr('dode: the display module does not load: ' .. tostring(d) .. '\n') end
 """#
 
 extension LuaVM {
@@ -70,6 +72,7 @@ extension LuaVM {
         installDistillBindings()
         installMetricsBindings()
         installMPIBindings()
+        installDisplayBindings()
         installModuleDocs()
         def("dode._docs", "dode._docs()", "Internal: every documented name mapped to {signature=, text=}.") { a in
             lua_createtable(a.L, 0, Int32(a.vm.docs.count))

@@ -13,10 +13,11 @@ extension LuaVM {
             // progress = true prints the noise level reached to stderr, at most once a second.
             var last = Date()
             let start = from.s
+            let line = ProgressLine(vm: a.vm)   // stderr lines; one updated display in a notebook
             let report: ((Double) -> Void)? = (try o.bool("progress") ?? false) ? { s in
                 if Date().timeIntervalSince(last) >= 1 {
                     last = Date()
-                    FileHandle.standardError.write(Data(String(format: "reference solve: s = %.4g of %.4g\n", s, start).utf8))
+                    line.report(String(format: "reference solve: s = %.4g of %.4g", s, start))
                 }
             } : nil
             let (y, st) = try ReferenceSolver.solve(d, x, from: from, to: to, rtol: try o.positive("rtol") ?? 1e-9,

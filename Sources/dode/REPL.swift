@@ -105,7 +105,8 @@ struct REPL {
         dode_pushglobaltable(L)
         for p in parts {
             guard lua_type(L, -1) == LUA_TTABLE else { return [] }
-            lua_getfield(L, -1, p)
+            lua_pushstring(L, p)
+            lua_rawget(L, -2)   // raw: a failing __index must not raise through Swift
         }
         guard lua_type(L, -1) == LUA_TTABLE else { return [] }
         let prefix = parts.isEmpty ? "" : parts.joined(separator: ".") + "."

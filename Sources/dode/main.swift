@@ -68,6 +68,13 @@ parse: while i < args.count {
     case "--version", "-v": print("dode \(dodeVersion) (Lua 5.4)"); finish()
     case "--help", "-h": print(usage); finish()
     case "--reference": print(LuaVM().referenceMarkdown()); finish()
+    case "--kernel-server":   // hidden: the process behind a notebook kernel (KernelServer.swift)
+        guard i + 2 < args.count, let fin = Int32(args[i + 1]), let fout = Int32(args[i + 2]) else {
+            fail("'--kernel-server' needs the request and reply file descriptors")
+        }
+        let vm = LuaVM()
+        vm.setArgs(script: "", args: [], interpreter: CommandLine.arguments[0])
+        KernelServer(vm: vm, input: fin, output: fout).run()
     case "-i": interactive = true
     case "-e":
         guard i + 1 < args.count else { fail("'-e' needs a chunk") }

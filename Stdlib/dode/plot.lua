@@ -1,7 +1,7 @@
 --- dode.plot: line charts and scatter plots written as standalone SVG files.
 --
 --   local plot = require 'dode.plot'
---   local svg, skipped = plot.line{
+--   local chart = plot.line{
 --     title = 'RMSE against the teacher', xlabel = 'NFE', ylabel = 'RMSE', xlog = true, ylog = true,
 --     series = {
 --       { name = 'DDIM',   group = 'ddim', x = nfe, y = rmse_base, marker = true },
@@ -11,14 +11,16 @@
 --   }
 --   plot.scatter{ series = { { name = 'teacher', points = samples } }, path = 'out/samples.svg' }
 --
--- Values may be Lua lists or tensors. Points that cannot be drawn (NaN, inf, or a value <= 0 on
--- a log axis) are skipped and counted: the second result is how many were skipped, the third
--- the count per series. Series that share a `group` share a colour, so a base solver (solid)
--- and its distilled D variant (dashed) read as a pair. The legend sits right of the plot
--- (`legend = 'inside' | 'bottom' | false` to change); one too wide for the right side moves
--- below the chart, which grows taller. Files are written atomically.
+-- Both return a chart object: chart.svg is the SVG text, chart:save(path) writes it, a notebook
+-- shows it inline and a terminal prints a one-line summary. Values may be Lua lists or tensors.
+-- Points that cannot be drawn (NaN, inf, or a value <= 0 on a log axis) are skipped and
+-- counted: chart.skipped, and chart.skipped_per_series for each series. Series that share a
+-- `group` share a colour, so a base solver (solid) and its distilled D variant (dashed) read as
+-- a pair. The legend sits right of the plot (`legend = 'inside' | 'bottom' | false` to change);
+-- one too wide for the right side moves below the chart, which grows taller. Files are written atomically.
 local dode = require 'dode'
 local help = require 'dode.help'
+local display = require 'dode.display'
 
 local M = {}
 
@@ -757,7 +759,9 @@ local function line_impl(spec)
   out[#out + 1] = '</svg>\n'
   local svg = concat(out)
   if s.path then write_atomic(s.path, svg) end
-  return svg, skipped, per_series
+  -- A chart object: chart.svg is the text; a notebook shows it inline (dode.display).
+  return display.chart{ kind = 'line', svg = svg, width = L.W, height = L.H, path = s.path, title = s.title,
+    series = #list, skipped = skipped, skipped_per_series = per_series }
 end
 
 M.line = public('dode.plot.line', line_impl)
@@ -875,7 +879,9 @@ local function scatter_impl(spec)
   out[#out + 1] = '</svg>\n'
   local svg = concat(out)
   if s.path then write_atomic(s.path, svg) end
-  return svg, skipped, per_series
+  -- A chart object: chart.svg is the text; a notebook shows it inline (dode.display).
+  return display.chart{ kind = 'scatter', svg = svg, width = L.W, height = L.H, path = s.path, title = s.title,
+    series = #list, skipped = skipped, skipped_per_series = per_series }
 end
 
 M.scatter = public('dode.plot.scatter', scatter_impl)
@@ -885,17 +891,17 @@ M.scatter = public('dode.plot.scatter', scatter_impl)
 
 help.register(M, 'dode.plot', 'dode.plot',
   "SVG charts: require('dode.plot').line{...} for curves (log axes, solver pairs), .scatter{...} for 2-D samples. "
-  .. 'Both return the SVG text, the number of skipped points and the count per series, and write `path` atomically when given.')
+  .. 'Both return a chart object (chart.svg, chart:save(path), chart.skipped, chart.skipped_per_series; shown inline in a notebook) and write `path` atomically when given.')
 help.register(M.line, 'dode.plot.line',
   "dode.plot.line{series = {{name =, x =, y =, style = 'solid' | 'dashed' | 'dotted', marker = false | true | 'square' | ..., color =, group =, width = 2}, ...}, "
   .. "title =, xlabel =, ylabel =, xlog = false, ylog = false, xlim =, ylim =, legend = 'right' | 'inside' | 'bottom' | false, width = 640, height = 420, path =}",
-  'Line chart as SVG; returns svg, skipped, skipped_per_series. x and y are lists or 1-D tensors of the same length (x defaults to 1..n). '
+  'Line chart as SVG; returns a chart (chart.svg is the text; chart.skipped and chart.skipped_per_series count the points not drawn). x and y are lists or 1-D tensors of the same length (x defaults to 1..n). '
   .. 'Series with the same `group` share a colour (pair a solid base solver with its dashed D variant); `color` is a palette index or #rrggbb. '
   .. 'Log axes use decade ticks (labels 0.001 or 1e-5) with minor ticks. NaN, inf and values <= 0 on a log axis are skipped, counted, and break the line.')
 help.register(M.scatter, 'dode.plot.scatter',
   'dode.plot.scatter{series = {{name =, points = Nx2 tensor | {{x, y}, ...}, size = 2, alpha = 0.6, color =, group =}, ...}, '
   .. "title =, xlabel =, ylabel =, equal = true, xlim =, ylim =, legend = 'right' | 'inside' | 'bottom' | false, width = 640, height = 420, path =}",
-  'Scatter plot of 2-D points as SVG; returns svg, skipped, skipped_per_series. `equal` keeps one unit the same length on both axes; '
+  'Scatter plot of 2-D points as SVG; returns a chart (chart.svg is the text; chart.skipped and chart.skipped_per_series count the points not drawn). `equal` keeps one unit the same length on both axes; '
   .. '`size` is the dot radius in pixels. Points with NaN or inf are skipped and counted.')
 help.register(M.escape, 'dode.plot.escape', 'dode.plot.escape(text)',
   'Text made safe for XML: valid UTF-8, no forbidden control characters, & < > " \' as entities.')

@@ -9,12 +9,14 @@
 --
 -- A line shows the label, a bar, done/total, the percentage, the rate (items/s, or s/item when
 -- slower than one a second) and the time left. On a terminal it redraws in place (`\r`) at most
--- every 0.1 s; otherwise (logs, pipes) it prints a plain line at most every `every` * 10
--- seconds (5 s by default) and a final line. `quiet = true`, or the environment variable
+-- every 0.1 s, and so it does in a notebook cell (one display updated in place); otherwise
+-- (logs, pipes) it prints a plain line at most every `every` * 10 seconds (5 s by default) and a
+-- final line. `quiet = true`, or the environment variable
 -- DODE_QUIET set to anything but '' / 0 / false / no, prints nothing. Without `total` the line
 -- shows the count and rate only.
 local dode = require 'dode'
 local help = require 'dode.help'
+local display = require 'dode.display'
 
 local M = {}
 
@@ -98,8 +100,10 @@ function M.new(spec)
   end
   local quiet = spec.quiet
   if quiet == nil then quiet = M.env_quiet() end
+  -- In a notebook the line redraws in place in the cell (one display updated), as on a terminal.
+  local live = (spec.write == nil and spec.tty == nil and not quiet) and display._live_writer() or nil
   local tty = spec.tty
-  if tty == nil then tty = dode.isatty(2) end
+  if tty == nil then tty = live ~= nil or dode.isatty(2) end
   local now = dode.clock()
   return setmetatable({
     total = total,
@@ -108,7 +112,7 @@ function M.new(spec)
     quiet = quiet,
     tty = tty,
     interval = tty and TTY_INTERVAL or every * 10,
-    write = spec.write or dode.write_stderr,
+    write = spec.write or live or dode.write_stderr,
     done = 0,
     extra = nil,
     t0 = now,

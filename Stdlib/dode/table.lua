@@ -316,6 +316,32 @@ end
 Table.__tostring = function(self) return self:render() end
 Table.__len = function(self) return #self._rows end
 
+local HTML_ESC = { ['&'] = '&amp;', ['<'] = '&lt;', ['>'] = '&gt;', ['"'] = '&quot;' }
+local function html_text(s) return (tostring(s):gsub('[&<>"]', HTML_ESC)) end
+
+--- The table as an HTML <table> (the console formats; numbers right-aligned), as a notebook
+-- shows it.
+function Table:html()
+  self_check(self, 'html')
+  local out = { '<table class="dode-table">', '<thead><tr>' }
+  for _, c in ipairs(self._columns) do out[#out + 1] = '<th>' .. html_text(c) .. '</th>' end
+  out[#out + 1] = '</tr></thead>\n<tbody>\n'
+  for _, r in ipairs(self._rows) do
+    out[#out + 1] = '<tr>'
+    for _, c in ipairs(self._columns) do
+      local v = r[c]
+      local s = html_text(display(self, c, v))
+      out[#out + 1] = type(v) == 'number' and '<td style="text-align:right">' .. s .. '</td>' or '<td style="text-align:left">' .. s .. '</td>'
+    end
+    out[#out + 1] = '</tr>\n'
+  end
+  out[#out + 1] = '</tbody></table>'
+  return concat(out)
+end
+
+--- What dode.display and a notebook show: the HTML table, and the console text.
+Table.__display = function(self) return { ['text/html'] = self:html(), ['text/plain'] = self:render() } end
+
 ---------------------------------------------------------------------------------------------
 -- Files.
 
@@ -490,6 +516,8 @@ help.register(Table.sort, 'dode.table.Table:sort', 'tb:sort(column [, desc = fal
   'Sorts rows by a column, stable; empty cells last. Returns tb.')
 help.register(Table.render, 'dode.table.Table:render', 'tb:render()',
   'Aligned console text: header, rule, rows; numbers right-aligned, text left-aligned. print(tb) prints the same.')
+help.register(Table.html, 'dode.table.Table:html', 'tb:html()',
+  'The table as an HTML <table> with the console formats (a notebook shows a table this way).')
 help.register(Table.save_csv, 'dode.table.Table:save_csv', 'tb:save_csv(path)',
   'Writes RFC 4180 CSV atomically (full-precision numbers). Returns path.')
 help.register(Table.save_json, 'dode.table.Table:save_json', 'tb:save_json(path)',

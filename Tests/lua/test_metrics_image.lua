@@ -61,7 +61,8 @@ T:add('PNG grids decode to the expected pixels', function(t)
   local dir = os.tmpname(); os.remove(dir); os.execute('mkdir -p ' .. dir)
   -- Two 2x2 images: one black, one white-ish with a known pattern.
   local x = dode.tensor{ { -1, -1, -1, -1 }, { 1, -1, 0, 1 } }
-  local w, h = dode.image.grid(x, { path = dir .. '/g.png', height = 2, width = 2, columns = 2, scale = 3, pad = 1 })
+  local grid = dode.image.grid(x, { path = dir .. '/g.png', height = 2, width = 2, columns = 2, scale = 3, pad = 1 })
+  local w, h = grid.width, grid.height
   t:eq(w, 2 * 6 + 3, 'width'); t:eq(h, 6 + 2, 'height')
   local img = dode.image.read(dir .. '/g.png')
   t:eq(img:size(1), h, 'decoded height'); t:eq(img:size(2), w, 'decoded width')

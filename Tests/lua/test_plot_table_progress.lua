@@ -69,6 +69,7 @@ local function decode_refs(s, where)
 end
 
 local function parse_xml(s)
+  if type(s) == 'table' then s = s.svg end   -- plot.line/scatter return a chart object
   if not utf8.len(s) then return nil, 'not valid UTF-8' end
   local bad_ctl = s:find('[%z\1-\8\11\12\14-\31]')
   if bad_ctl then return nil, 'forbidden control character at ' .. bad_ctl end
@@ -248,7 +249,7 @@ end
 
 T:add('line chart: well-formed SVG written atomically', function(t)
   local path = tmp('rmse.svg')
-  local svg, skipped = plot.line{
+  local svg = plot.line{
     series = solver_series(), title = 'RMSE & NFE <digits>', xlabel = 'NFE', ylabel = 'RMSE',
     xlog = true, ylog = true, path = path,
   }
@@ -259,12 +260,12 @@ T:add('line chart: well-formed SVG written atomically', function(t)
   t:eq(root.attrs.xmlns, 'http://www.w3.org/2000/svg', 'SVG namespace')
   t:eq(root.attrs.width, '640', 'default width')
   t:eq(root.attrs.height, '420', 'default height')
-  t:eq(skipped, 0, 'nothing skipped')
-  t:eq(read(path), svg, 'the file holds the returned text')
+  t:eq(svg.skipped, 0, 'nothing skipped')
+  t:eq(read(path), svg.svg, 'the file holds the returned text')
   t:ok(not exists(path .. '.tmp'), 'no temporary file left')
   local _, set = texts(root)
   t:ok(set['RMSE & NFE <digits>'], 'title text (escaped in the file, decoded here)')
-  t:ok(svg:find('RMSE &amp; NFE &lt;digits&gt;', 1, true), 'title escaped')
+  t:ok(svg.svg:find('RMSE &amp; NFE &lt;digits&gt;', 1, true), 'title escaped')
   t:ok(set['NFE'] and set['RMSE'], 'axis labels')
   local polylines = 0
   walk(root, function(el) if el.name == 'polyline' then polylines = polylines + 1 end end)
@@ -300,7 +301,7 @@ T:add('line chart: log-axis decade ticks and labels', function(t)
 end)
 
 T:add('line chart: skipped points are counted, not fatal', function(t)
-  local svg, skipped, per = plot.line{
+  local svg = plot.line{
     series = {
       { name = 'bad y', x = { 1, 2, 3, 4, 5, 6 }, y = { 0.1, -1, 0, 0 / 0, math.huge, 0.01 } },
       { name = 'bad x', x = { -1, 1, 2 }, y = { 1, 2, 3 } },
@@ -308,12 +309,14 @@ T:add('line chart: skipped points are counted, not fatal', function(t)
     },
     xlog = true, ylog = true,
   }
+  local skipped, per = svg.skipped, svg.skipped_per_series
   t:eq(skipped, 5, 'four bad y values and one non-positive x')
   t:eq(per[1], 4, 'per series 1'); t:eq(per[2], 1, 'per series 2'); t:eq(per[3], 0, 'per series 3')
   t:ok(parse_xml(svg), 'still well-formed')
-  local _, sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }
+  local sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }.skipped
   t:eq(sk2, 1, 'NaN skipped on a linear axis')
-  local svg3, sk3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local svg3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local sk3 = svg3.skipped
   t:eq(sk3, 2, 'every point skipped')
   local root3 = parse_xml(svg3)
   t:ok(root3, 'an empty chart is still well-formed')
@@ -338,7 +341,7 @@ T:add('line chart: legend names escaped, pairs share a colour', function(t)
   local _, names = texts(legend)
   t:ok(names[weird], 'the legend shows the name exactly')
   t:ok(names['D-DPM-Solver++(2M)'] and names['iPNDM'], 'every series is listed')
-  t:ok(svg:find('A &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;', 1, true), 'escaped in the file')
+  t:ok(svg.svg:find('A &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;', 1, true), 'escaped in the file')
   local solid, dashed = {}, {}
   walk(find_class(root, 'data'), function(el)
     if el.name == 'polyline' then
@@ -389,11 +392,11 @@ T:add('scatter: points, alpha, equal scale', function(t)
   for i = 1, 50 do b[i] = { 4 + 0.1 * i, 0.5 * math.sin(i) } end
   b[51] = { 0 / 0, 1 }
   local path = tmp('samples.svg')
-  local svg, skipped = plot.scatter{
+  local svg = plot.scatter{
     series = { { name = 'teacher', points = a }, { name = 'student <D>', points = b, size = 3, alpha = 0.4 } },
     title = 'samples', xlabel = 'x1', ylabel = 'x2', path = path,
   }
-  t:eq(skipped, 1, 'the NaN point is skipped')
+  t:eq(svg.skipped, 1, 'the NaN point is skipped')
   local root, err = parse_xml(svg)
   t:ok(root, 'parses: ' .. tostring(err))
   if not root then return end

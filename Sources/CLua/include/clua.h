@@ -34,8 +34,11 @@ int dode_pcall_traceback(lua_State *L, int nargs, int nresults);
 /// Catches SIGINT: an interrupt request for dode's loops (see Interrupt.swift) and a hook that
 /// stops the Lua code of `L` at its next instruction with the error "interrupted".
 void dode_sigint_catch(lua_State *L);
-/// Restores the default SIGINT action (the process exits).
+/// Restores the idle SIGINT action: the default (the process exits) unless
+/// dode_sigint_set_idle_ignore(1) asked for SIGINT to be ignored between chunks.
 void dode_sigint_default(void);
+/// Sets the idle SIGINT action: ignore (1, a notebook kernel's dode process) or default (0).
+void dode_sigint_set_idle_ignore(int ignore);
 /// Removes the interrupt hook if it is set (after a Swift loop reported the interrupt).
 void dode_interrupt_unhook(lua_State *L);
 
