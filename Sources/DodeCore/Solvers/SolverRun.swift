@@ -140,7 +140,7 @@ public final class SolverRun {
         case let .function(f):
             var out = try f(cons)
             guard out.shape == state.shape else {
-                throw CoreError("the solver's update returned shape \(formatShape(out.shape)), the state has \(formatShape(state.shape))")
+                throw CoreError("solver '\(solver.name)': update returned shape \(formatShape(out.shape)), the state has \(formatShape(state.shape))")
             }
             // A state must not live in a buffer the run lends again (an update returning D itself).
             if lent.contains(where: { $0?.storage === out.storage }) { out = out.clone() }
