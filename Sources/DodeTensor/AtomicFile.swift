@@ -56,6 +56,10 @@ public enum AtomicFile {
             throw TensorError("cannot read '\(path)': no such file")
         }
         if isDir.boolValue { throw TensorError("cannot read '\(path)': it is a folder") }
+        // A file is read whole: one larger than the size cap is refused before reading it.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.int64Value > Int64(TensorLimits.maxBytes) {
+            throw TensorError("cannot read '\(path)': its \(size.int64Value) bytes are above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+        }
         guard let d = FileManager.default.contents(atPath: path) else {
             throw TensorError("cannot read '\(path)': permission denied or unreadable")
         }

@@ -90,6 +90,9 @@ public enum IDX {
             let n = buf.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
             if n < 0 { throw TensorError("'\(path)' is not a valid gzip file") }
             if n == 0 { break }
+            guard out.count + Int(n) <= TensorLimits.maxBytes else {
+                throw TensorError("'\(path)' decompresses to more than the size cap of \(TensorLimits.maxBytes) bytes")
+            }
             out.append(contentsOf: buf[0..<Int(n)])
         }
         return out

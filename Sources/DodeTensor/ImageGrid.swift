@@ -17,7 +17,8 @@ public enum ImageGrid {
         let cols = Swift.min(columns, n), rows = (n + cols - 1) / cols
         let cw = w * scale, chh = h * scale
         let W = cols * cw + (cols + 1) * pad, H = rows * chh + (rows + 1) * pad
-        guard W * H <= 1 << 26 else { throw TensorError("the grid image would be \(W)x\(H) pixels, too large") }
+        let (area, o) = W.multipliedReportingOverflow(by: H)
+        guard !o, area <= 1 << 26 else { throw TensorError("the grid image would be \(W)x\(H) pixels, too large (at most 2^26)") }
         var px = [UInt8](repeating: 128, count: W * H * c)
         let v = x.contiguous().to(.float64).toArray()
         for i in 0..<n {

@@ -70,7 +70,8 @@ public enum NPY {
         guard "<>|=".contains(order) else { throw fail("unsupported byte order in descr \(descr)") }
         guard "fiub".contains(kind), !(kind == "f" && size == 1) else { throw fail("unsupported descr \(descr)") }
         let dtype: DType = kind == "f" && size == 4 ? .float32 : .float64
-        let count = try TensorLimits.checkedCount(shape, dtype: dtype)
+        let count: Int
+        do { count = try TensorLimits.checkedCount(shape, dtype: dtype) } catch let e as TensorError { throw fail(e.message) }
         let dataStart = start + headerLen
         let (need, o) = count.multipliedReportingOverflow(by: size)
         guard !o, bytes.count - dataStart >= need else {

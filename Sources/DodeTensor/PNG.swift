@@ -74,7 +74,14 @@ public enum PNG {
         }
         guard w > 0, h > 0, w <= 1 << 16, h <= 1 << 16 else { throw fail("missing or invalid IHDR") }
         let stride = w * ch
-        var rawLen = uLongf((stride + 1) * h)
+        // Refused before anything is allocated: a size above the cap, or more bytes than the
+        // compressed data can hold (deflate expands by at most 1032:1).
+        let need = (stride + 1) * h
+        guard need <= TensorLimits.maxBytes else {
+            throw fail("a \(w)x\(h) image needs \(need) bytes, above the size cap of \(TensorLimits.maxBytes) bytes")
+        }
+        guard need <= idat.count * 1032 + 1024 else { throw fail("\(idat.count) bytes of image data cannot hold a \(w)x\(h) image") }
+        var rawLen = uLongf(need)
         var raw = [UInt8](repeating: 0, count: Int(rawLen))
         let rc = raw.withUnsafeMutableBufferPointer { r in idat.withUnsafeBufferPointer { c in
             uncompress(r.baseAddress, &rawLen, c.baseAddress, uLong(c.count))

@@ -85,7 +85,8 @@ public enum Safetensors {
             case "I64", "U64": elemSize = 8; outType = .float64
             default: throw fail("tensor '\(key)' has unsupported dtype \(dt)")
             }
-            let count = try TensorLimits.checkedCount(shape, dtype: outType)
+            let count: Int
+            do { count = try TensorLimits.checkedCount(shape, dtype: outType) } catch let e as TensorError { throw fail("tensor '\(key)': \(e.message)") }
             guard count.multipliedReportingOverflow(by: elemSize).partialValue == b1 - b0,
                   !count.multipliedReportingOverflow(by: elemSize).overflow else {
                 throw fail("tensor '\(key)' of shape \(formatShape(shape)) and dtype \(dt) needs \(count &* elemSize) bytes, its data_offsets give \(b1 - b0)")
