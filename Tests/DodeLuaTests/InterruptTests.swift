@@ -38,7 +38,12 @@ final class InterruptTests: XCTestCase {
         XCTAssertLessThan(dt, 5, "the sampler should stop within a step of the interrupt")
     }
 
-    func testPureLuaLoopStops() {
+    func testPureLuaLoopStops() throws {
+        if ProcessInfo.processInfo.environment["DODE_SANITIZER"] == "thread" {
+            // ThreadSanitizer holds a signal until the thread calls a function it intercepts,
+            // which a pure Lua loop never does: the handler would never run.
+            throw XCTSkip("signals are deferred under ThreadSanitizer")
+        }
         let (err, dt) = runInterrupted("local i = 0\nwhile true do i = i + 1 end")
         XCTAssertTrue(err?.contains("interrupted") ?? false, err ?? "")
         XCTAssertLessThan(dt, 5)

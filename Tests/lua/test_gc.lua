@@ -20,7 +20,9 @@ T:add('1e6 tensors of 1000 doubles stay under 100 MB', function(t)
   local peak = peak_rss_mb()
   print(string.format('    %d tensors, peak RSS %.1f MB', n, peak or -1))
   t:ok(peak ~= nil, '/proc/self/status is readable')
-  t:ok(peak and peak < 100, string.format('peak RSS %.1f MB < 100 MB', peak or -1))
+  -- Under a sanitizer (Scripts/test --long) freed memory is held in quarantine and padded: the
+  -- loop runs for its memory errors, the bound is not checked.
+  if not os.getenv('DODE_SANITIZER') then t:ok(peak and peak < 100, string.format('peak RSS %.1f MB < 100 MB', peak or -1)) end
   t:eq(acc, (n // 100000) * 1000, 'loop ran')
 end)
 
@@ -45,7 +47,7 @@ T:add('a long stepper loop on a 4 MB state stays bounded', function(t)
   local peak = peak_rss_mb()
   print(string.format('    %d evaluations, peak RSS %.1f MB', n, peak or -1))
   t:eq(n, 400, 'loop ran')
-  t:ok(peak and peak < 120, string.format('peak RSS %.1f MB < 120 MB', peak or -1))
+  if not os.getenv('DODE_SANITIZER') then t:ok(peak and peak < 120, string.format('peak RSS %.1f MB < 120 MB', peak or -1)) end
 end)
 
 T:run()
