@@ -1,4 +1,5 @@
 #include "ckernels.h"
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <immintrin.h>
@@ -269,13 +270,16 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
 
 /* 1 when the CPU has AVX2 and FMA (and DODE_NO_AVX2 does not force the portable path). */
 static int use_avx2(void) {
-    static int flag = -1;   /* a race only computes the same value twice */
-    if (flag < 0) {
+    /* Computed once; threads that race to compute it store the same value (atomically). */
+    static atomic_int flag = -1;
+    int f = atomic_load_explicit(&flag, memory_order_relaxed);
+    if (f < 0) {
         const char *off = getenv("DODE_NO_AVX2");
-        if (off && off[0] && off[0] != '0') flag = 0;
-        else { __builtin_cpu_init(); flag = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+        if (off && off[0] && off[0] != '0') f = 0;
+        else { __builtin_cpu_init(); f = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+        atomic_store_explicit(&flag, f, memory_order_relaxed);
     }
-    return flag;
+    return f;
 }
 
 int dode_kernels_avx2(void) { return use_avx2(); }

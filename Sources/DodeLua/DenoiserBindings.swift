@@ -5,9 +5,17 @@ import Foundation
 /// `dode.denoiser.*` and denoiser methods.
 extension LuaVM {
     func installDenoiserBindings() {
-        doc("dode.denoiser", "dode.denoiser", "Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua function), cfg (classifier-free guidance).")
-        def("dode.denoiser.gmm", "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}",
-            "The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds K×d; labels: one class per component makes it conditional).") { a in
+        doc("dode.denoiser", "dode.denoiser", """
+            Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's \
+            own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite \
+            data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua \
+            function), cfg (classifier-free guidance).
+            """)
+        def("dode.denoiser.gmm", "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}", """
+            The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations \
+            (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds \
+            K×d; labels: one class per component makes it conditional).
+            """) { a in
             let o = try a.options(1, allowed: ["file", "weights", "means", "stds", "labels", "schedule", "name"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
             if let f = try o.string("file") {
@@ -25,16 +33,21 @@ extension LuaVM {
                                                     name: try o.string("name") ?? "mixture"))
             return 1
         }
-        def("dode.denoiser.empirical", "dode.denoiser.empirical{data = X, schedule =}",
-            "The exact optimal denoiser of a finite data set X (N×d): a softmax over the data points, batched as matrix products.") { a in
+        def("dode.denoiser.empirical", "dode.denoiser.empirical{data = X, schedule =}", """
+            The exact optimal denoiser of a finite data set X (N×d): a softmax over the data points, batched \
+            as matrix products.
+            """) { a in
             let o = try a.options(1, allowed: ["data", "schedule"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
             guard let x = try o.tensor("data") else { throw o.fail("data", "an N×d tensor") }
             a.vm.push(denoiser: try EmpiricalDenoiser(data: x, schedule: sch))
             return 1
         }
-        def("dode.denoiser.mlp", "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', schedule =, predicts =}",
-            "A time-conditioned MLP in dode's format (config.json + weights.safetensors; see Models/digits_mlp). The schedule defaults to the one the config records; predicts (eps, x0, v, edm) defaults to the config's.") { a in
+        def("dode.denoiser.mlp", "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', schedule =, predicts =}", """
+            A time-conditioned MLP in dode's format (config.json + weights.safetensors; see \
+            Models/digits_mlp). The schedule defaults to the one the config records; predicts (eps, x0, v, \
+            edm) defaults to the config's.
+            """) { a in
             let o = try a.options(1, allowed: ["path", "config", "weights", "schedule", "predicts"])
             var cfg = try o.string("config"), w = try o.string("weights")
             if let p = try o.string("path") {
@@ -48,8 +61,18 @@ extension LuaVM {
             a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
             return 1
         }
-        def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}",
-            "A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside config.json. The prediction type comes from the scheduler config when present (an option that disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or B×(C·H·W).") { a in
+        def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}", """
+            A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline \
+            folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + \
+            diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside \
+            config.json. The prediction type comes from the scheduler config when present (an option that \
+            disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP \
+            schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) \
+            or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, \
+            threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / \
+            class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or \
+            B×(C·H·W).
+            """) { a in
             let o = try a.options(1, allowed: ["path", "schedule", "predicts", "clip", "threshold", "threshold_max"])
             guard let path = try o.string("path") else { throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)") }
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, e.g. dode.schedule.vp())") }
@@ -67,8 +90,10 @@ extension LuaVM {
             a.vm.push(denoiser: den)
             return 1
         }
-        def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})",
-            "A denoiser written in Lua. The function receives the network input and the point and returns its raw output, which `predicts` converts to an x0 prediction (default: it returns x0 itself).") { a in
+        def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})", """
+            A denoiser written in Lua. The function receives the network input and the point and returns its \
+            raw output, which `predicts` converts to an x0 prediction (default: it returns x0 itself).
+            """) { a in
             try a.function(1)
             let o = try a.options(2, allowed: ["schedule", "predicts", "dim", "conditional"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
@@ -80,8 +105,10 @@ extension LuaVM {
                                                     conditional: try o.bool("conditional") ?? false))
             return 1
         }
-        def("dode.denoiser.cfg", "dode.denoiser.cfg(den, w, {cond = labels, uncond = label_or_nil})",
-            "Classifier-free guidance as a denoiser: D_u + w·(D_c − D_u), D_c with the class labels `cond` (a number or one per sample), D_u with `uncond` (or no label). w = 1 is purely conditional.") { a in
+        def("dode.denoiser.cfg", "dode.denoiser.cfg(den, w, {cond = labels, uncond = label_or_nil})", """
+            Classifier-free guidance as a denoiser: D_u + w·(D_c − D_u), D_c with the class labels `cond` (a \
+            number or one per sample), D_u with `uncond` (or no label). w = 1 is purely conditional.
+            """) { a in
             let den = try a.denoiser(1), w = try a.finite(2)
             let o = try a.options(3, allowed: ["cond", "uncond"])
             guard let cond = try o.labels("cond") else { throw o.fail("cond", "a class label or a tensor of labels") }
@@ -94,7 +121,10 @@ extension LuaVM {
             let d = try a.denoiser(1), x = try a.tensor(2), p = try a.point(3)
             return a.push(try d.denoise(x, at: p, cond: try a.optTensorOrNumber(4)))
         }
-        def("Denoiser:into", "den:into(out, x, point [, cond])", "Destination-first form: writes the x0 prediction into `out` (x's shape and dtype) without allocating. Returns out.") { a in
+        def("Denoiser:into", "den:into(out, x, point [, cond])", """
+            Destination-first form: writes the x0 prediction into `out` (x's shape and dtype) without \
+            allocating. Returns out.
+            """) { a in
             let d = try a.denoiser(1), out = try a.tensor(2), x = try a.tensor(3), p = try a.point(4)
             try d.denoise(x, at: p, cond: try a.optTensorOrNumber(5), into: out)
             lua_settop(a.L, 2); return 1
@@ -106,19 +136,25 @@ extension LuaVM {
             (try a.denoiser(1)).featureSize.map { a.push($0) } ?? a.pushNil()
         }
         def("Denoiser:__tostring", "tostring(den)", "") { a in a.push("dode.Denoiser " + (try a.denoiser(1)).summary) }
-        def("Denoiser:logpdf", "den:logpdf(y [, {s = 0}])", "Mixtures: log-density of each row of y (data space) under the mixture convolved with N(0, s²I).") { a in
+        def("Denoiser:logpdf", "den:logpdf(y [, {s = 0}])", """
+            Mixtures: log-density of each row of y (data space) under the mixture convolved with N(0, s²I).
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let o = try a.options(3, allowed: ["s"])
             let y = try a.tensor(2)
             return a.push(try Tensor(try m.logDensity(y, s: try o.number("s") ?? 0), shape: [y.shape.first ?? 0]))
         }
-        def("Denoiser:component", "den:component(y [, {s = 0}])", "Mixtures: the most likely component of each row of y (1-based), as a tensor.") { a in
+        def("Denoiser:component", "den:component(y [, {s = 0}])", """
+            Mixtures: the most likely component of each row of y (1-based), as a tensor.
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let o = try a.options(3, allowed: ["s"])
             let y = try a.tensor(2)
             return a.push(try Tensor(try m.component(y, s: try o.number("s") ?? 0).map { Double($0 + 1) }, shape: [y.shape.first ?? 0]))
         }
-        def("Denoiser:sample", "den:sample(g, n [, {label =}])", "Mixtures: n exact samples of x0 (and their 1-based components), drawn from generator g.") { a in
+        def("Denoiser:sample", "den:sample(g, n [, {label =}])", """
+            Mixtures: n exact samples of x0 (and their 1-based components), drawn from generator g.
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let g = try a.generator(2), n = try a.nonNegativeInt(3)
             let o = try a.options(4, allowed: ["label"])

@@ -113,8 +113,9 @@ extension LuaVM {
     }
 
     func installDisplayBindings() {
-        def("dode._display_send", "dode._display_send(bundle [, id [, update]])",
-            "Internal (dode.display): sends a MIME bundle to the notebook; returns false outside a notebook.") { a in
+        def("dode._display_send", "dode._display_send(bundle [, id [, update]])", """
+            Internal (dode.display): sends a MIME bundle to the notebook; returns false outside a notebook.
+            """) { a in
             let bundle = try a.vm.displayBundle(at: 1, in: a.L)
             let id = try a.optString(2)
             let update = a.isNil(3) ? false : try a.bool(3)
@@ -124,11 +125,14 @@ extension LuaVM {
             sink.display(bundle, id: id, update: update)
             return a.push(true)
         }
-        def("dode._display_active", "dode._display_active()", "Internal (dode.display): true when running in a notebook.") { a in
+        def("dode._display_active", "dode._display_active()", """
+            Internal (dode.display): true when running in a notebook.
+            """) { a in
             a.push(a.vm.displaySink != nil)
         }
-        def("dode._display_register", "dode._display_register(name, metatable)",
-            "Internal (dode.display): the metatable Swift gives the objects it creates (name: 'Image').") { a in
+        def("dode._display_register", "dode._display_register(name, metatable)", """
+            Internal (dode.display): the metatable Swift gives the objects it creates (name: 'Image').
+            """) { a in
             let name = try a.string(1)
             guard name == "Image" else { throw a.fail(1, "'Image'") }
             try a.table(2, "a metatable")
@@ -136,8 +140,10 @@ extension LuaVM {
             lua_setfield(a.L, dode_registryindex(), LuaVM.imageMetatableKey)
             return 0
         }
-        def("dode.image.save", "dode.image.save(img, path)  -- or img:save(path)",
-            "Writes the PNG of an image object (from dode.image.grid) to path, atomically (temporary file, then rename). Returns path.") { a in
+        def("dode.image.save", "dode.image.save(img, path)  -- or img:save(path)", """
+            Writes the PNG of an image object (from dode.image.grid) to path, atomically (temporary file, \
+            then rename). Returns path.
+            """) { a in
             try a.table(1, "an image from dode.image.grid")
             lua_pushstring(a.L, "png")
             lua_rawget(a.L, 1)   // raw: no metamethod may raise through Swift

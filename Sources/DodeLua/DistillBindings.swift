@@ -12,20 +12,27 @@ final class FitBox {
 /// `dode.distill.*` and fit methods.
 extension LuaVM {
     func installDistillBindings() {
-        doc("dode.distill", "dode.distill", "D-ODE distillation: dode.distill.fit (one coefficient per network evaluation, closed form, against a K-times finer teacher at exactly the student's landing points), dode.distill.targets, dode.distill.load.")
+        doc("dode.distill", "dode.distill", """
+            D-ODE distillation: dode.distill.fit (one coefficient per network evaluation, closed form, \
+            against a K-times finer teacher at exactly the student's landing points), dode.distill.targets, \
+            dode.distill.load.
+            """)
         let fitKeys = ["solver", "denoiser", "x", "grid", "k", "teacher", "targets", "seed", "space", "first", "directions",
                        "ridge", "cond", "world", "progress"]
         def("dode.distill.fit", "dode.distill.fit{solver =, denoiser =, x = xT | {x1, x2, ...}, grid =, k = 10, teacher =, targets =, seed =, "
-                + "space = 'data' | 'eps', first = 'zero' | 'noise', directions = {'previous'}, ridge = 0, cond =, world = dode.mpi | false, progress = false}",
-            "Fits D-ODE coefficients. The teacher (default DDIM; iPNDM and DEIS teach themselves) runs on grid:refine(k) with the "
-                + "solver's stage points inserted, from the same start states, and only its states at the student's landing points "
-                + "are kept. At each evaluation λ = <Δ, T − b>/<Δ, Δ> over every coordinate of every sample (normal equations for "
-                + "several directions, with an optional ridge on the mean squared residual); the student continues from its "
-                + "corrected state. x may be a list of batches (fitted in rounds; equals a fit on their union). Under mpirun every "
-                + "rank passes its own rows as x and the sums are added over the ranks once per evaluation (world = dode.mpi, the "
-                + "default when there is more than one rank; world = false fits this rank alone); the sums are exact, so λ is "
-                + "bit-for-bit that of one process fitting the union. directions: 'previous' (D_k − D_{k−1}, the paper's), "
-                + "'previous2', 'same_stage', 'noise', 'effective_eps' (iPNDM/DEIS, the reference code's variant). Returns a dode.Fit.") { a in
+                + "space = 'data' | 'eps', first = 'zero' | 'noise', directions = {'previous'}, ridge = 0, cond =, world = dode.mpi | false, progress = false}", """
+            Fits D-ODE coefficients. The teacher (default DDIM; iPNDM and DEIS teach themselves) runs on \
+            grid:refine(k) with the solver's stage points inserted, from the same start states, and only its \
+            states at the student's landing points are kept. At each evaluation λ = <Δ, T − b>/<Δ, Δ> over \
+            every coordinate of every sample (normal equations for several directions, with an optional \
+            ridge on the mean squared residual); the student continues from its corrected state. x may be a \
+            list of batches (fitted in rounds; equals a fit on their union). Under mpirun every rank passes \
+            its own rows as x and the sums are added over the ranks once per evaluation (world = dode.mpi, \
+            the default when there is more than one rank; world = false fits this rank alone); the sums are \
+            exact, so λ is bit-for-bit that of one process fitting the union. directions: 'previous' (D_k − \
+            D_{k−1}, the paper's), 'previous2', 'same_stage', 'noise', 'effective_eps' (iPNDM/DEIS, the \
+            reference code's variant). Returns a dode.Fit.
+            """) { a in
             let o = try a.options(1, allowed: fitKeys + ["exchange"])
             if o.has("exchange") {
                 throw a.error("the file exchange between processes is gone: run the script under mpirun, where every rank passes its rows as x (world = dode.mpi)")
@@ -71,8 +78,10 @@ extension LuaVM {
             a.vm.pushObject(FitBox(try Distiller.fit(q), base: solver), type: "dode.Fit")
             return 1
         }
-        def("dode.distill.targets", "dode.distill.targets{solver =, denoiser =, x =, grid =, k = 10, teacher =, cond =}",
-            "The teacher states at every landing point of the solver's plan on grid (a list of tensors, one per evaluation), computed on grid:refine(k) with stage points inserted.") { a in
+        def("dode.distill.targets", "dode.distill.targets{solver =, denoiser =, x =, grid =, k = 10, teacher =, cond =}", """
+            The teacher states at every landing point of the solver's plan on grid (a list of tensors, one \
+            per evaluation), computed on grid:refine(k) with stage points inserted.
+            """) { a in
             let o = try a.options(1, allowed: ["solver", "denoiser", "x", "grid", "k", "teacher", "cond"])
             guard let den = try o.denoiser("denoiser") else { throw o.fail("denoiser", "a dode.Denoiser") }
             guard let grid = try o.grid("grid") else { throw o.fail("grid", "a dode.Grid") }
@@ -86,13 +95,16 @@ extension LuaVM {
             for (i, t) in ts.enumerated() { a.vm.push(t); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
             return 1
         }
-        def("dode.distill.teacher_grid", "dode.distill.teacher_grid(solver, grid, k)",
-            "The grid a teacher runs on: grid:refine(k) with the solver's stage points inserted.") { a in
+        def("dode.distill.teacher_grid", "dode.distill.teacher_grid(solver, grid, k)", """
+            The grid a teacher runs on: grid:refine(k) with the solver's stage points inserted.
+            """) { a in
             let s = try a.solverObject(1), g = try a.grid(2), k = try a.int(3, in: 2...10_000, "an integer k ≥ 2")
             return a.push(try Teacher.grid(student: try s.plan(g), grid: g, k: k))
         }
-        def("dode.distill.load", "dode.distill.load(path [, {solver =}])",
-            "Reads a fit saved by fit:save. Built-in solvers are rebuilt from the file; for a solver written in Lua pass it as `solver`.") { a in
+        def("dode.distill.load", "dode.distill.load(path [, {solver =}])", """
+            Reads a fit saved by fit:save. Built-in solvers are rebuilt from the file; for a solver written \
+            in Lua pass it as `solver`.
+            """) { a in
             let path = try a.string(1)
             let o = try a.options(2, allowed: ["solver"])
             let fit = try DODEFit.load(path: path)
@@ -105,7 +117,10 @@ extension LuaVM {
             return 1
         }
 
-        def("Fit:solver", "fit:solver([base])", "The D-variant: a dode.Solver with the same interface (sample, plan, start). Using it on another grid or schedule is an error that says what differs.") { a in
+        def("Fit:solver", "fit:solver([base])", """
+            The D-variant: a dode.Solver with the same interface (sample, plan, start). Using it on another \
+            grid or schedule is an error that says what differs.
+            """) { a in
             let f = try a.fitBox(1)
             let base: Solver
             if a.isNil(2) {
@@ -115,7 +130,10 @@ extension LuaVM {
             a.vm.pushObject(try f.fit.solver(base: base), type: "dode.Solver")
             return 1
         }
-        def("Fit:save", "fit:save(path)", "Writes the fit as JSON (atomically): λ's, residuals, solver and options, grid, schedule, teacher, k, batch size, seed, dode version.") { a in
+        def("Fit:save", "fit:save(path)", """
+            Writes the fit as JSON (atomically): λ's, residuals, solver and options, grid, schedule, \
+            teacher, k, batch size, seed, dode version.
+            """) { a in
             try a.fitBox(1).fit.save(path: try a.string(2), version: dodeVersion); return 0
         }
         def("Fit:table", "fit:table()", "The coefficients and residuals as readable text.") { a in a.push(try a.fitBox(1).fit.table()) }

@@ -6,7 +6,11 @@ import Foundation
 /// point, grid[#grid] the final one.
 extension LuaVM {
     func installGridBindings() {
-        doc("dode.grid", "dode.grid", "Grids: decreasing lists of points ending with the final point. Builders: uniform, quadratic, logsnr, karras, discrete (diffusers' DDIM spacings), timesteps, sigmas, points. n counts steps: #grid == n + 1 (n with final = 'none').")
+        doc("dode.grid", "dode.grid", """
+            Grids: decreasing lists of points ending with the final point. Builders: uniform, quadratic, \
+            logsnr, karras, discrete (diffusers' DDIM spacings), timesteps, sigmas, points. n counts steps: \
+            #grid == n + 1 (n with final = 'none').
+            """)
         let finalText = " Options: final = 'zero' (default: s = 0), 'sigma_min' (the schedule's smallest level) or 'none'."
         func final(_ o: LuaOptions) throws -> Grid.Final {
             Grid.Final(rawValue: try o.choice("final", ["zero", "sigma_min", "none"]) ?? "zero") ?? .zero
@@ -50,8 +54,10 @@ extension LuaVM {
             let o = try a.options(3, allowed: ["final"])
             return a.push(try Grid.sigmas(s, ls, final: try final(o)))
         }
-        def("dode.grid.points", "dode.grid.points(schedule, {p1, p2, ...} [, {variable = 't' | 'logsnr' | 's' | 'karras', rho = 7}])",
-            "A grid from explicit points (e.g. an edited copy of grid:points()); the last may be the clean point.") { a in
+        def("dode.grid.points", "dode.grid.points(schedule, {p1, p2, ...} [, {variable = 't' | 'logsnr' | 's' | 'karras', rho = 7}])", """
+            A grid from explicit points (e.g. an edited copy of grid:points()); the last may be the clean \
+            point.
+            """) { a in
             let s = try a.schedule(1)
             try a.table(2, "a table of points")
             let n = Int(lua_rawlen(a.L, 2))
@@ -73,8 +79,11 @@ extension LuaVM {
             }
             return a.push(try Grid.points(s, pts, variable: v))
         }
-        def("Grid:refine", "grid:refine(k)",
-            "A new grid with k - 1 points inserted uniformly (in the grid's own variable) in every interval; every original point is kept exactly. The final interval into s = 0 is refined in t for VP schedules (the clean point counts as t = -1 for discrete ones) and in s^(1/7) otherwise.") { a in
+        def("Grid:refine", "grid:refine(k)", """
+            A new grid with k - 1 points inserted uniformly (in the grid's own variable) in every interval; \
+            every original point is kept exactly. The final interval into s = 0 is refined in t for VP \
+            schedules (the clean point counts as t = -1 for discrete ones) and in s^(1/7) otherwise.
+            """) { a in
             let g = try a.grid(1)
             return a.push(try g.refine(try a.int(2, in: 1...100_000, "a positive integer factor")))
         }
@@ -88,7 +97,9 @@ extension LuaVM {
             let g = try a.grid(1)
             return a.push(try Tensor(g.points.map(\.s), shape: [g.count]))
         }
-        def("Grid:timesteps", "grid:timesteps()", "The time labels as a Lua table (the clean point has none, so it is left out).") { a in
+        def("Grid:timesteps", "grid:timesteps()", """
+            The time labels as a Lua table (the clean point has none, so it is left out).
+            """) { a in
             a.push(numbers: try a.grid(1).points.compactMap(\.t))
         }
         def("Grid:sub", "grid:sub(i, j)", "The points i..j (1-based, inclusive) as a new grid.") { a in

@@ -9,18 +9,21 @@ import Foundation
 /// function works (collectives return their argument).
 extension LuaVM {
     func installMPIBindings() {
-        doc("dode.mpi", "dode.mpi",
-            "The MPI world (`mpirun -n 4 Scripts/dode script.lua` runs one dode per rank; alone, a world of one). Fields: rank "
-                + "(0..size − 1, MPI's numbering), size, root (rank == 0), active (started by an MPI launcher), library. Functions: "
-                + "barrier, allreduce, bcast, gather, allgather, rows, randn, save, print. dode.distill.fit adds its sums over the "
-                + "ranks by default; metrics take {world = dode.mpi}. An error on one rank ends every rank with that rank's message.")
+        doc("dode.mpi", "dode.mpi", """
+            The MPI world (`mpirun -n 4 Scripts/dode script.lua` runs one dode per rank; alone, a world of \
+            one). Fields: rank (0..size − 1, MPI's numbering), size, root (rank == 0), active (started by an \
+            MPI launcher), library. Functions: barrier, allreduce, bcast, gather, allgather, rows, randn, \
+            save, print. dode.distill.fit adds its sums over the ranks by default; metrics take {world = \
+            dode.mpi}. An error on one rank ends every rank with that rank's message.
+            """)
         def("dode.mpi.barrier", "dode.mpi.barrier()", "Waits until every rank has called it.") { a in
             try World.current.barrier(); return 0
         }
-        def("dode.mpi.allreduce", "dode.mpi.allreduce(x [, op = 'sum' | 'max' | 'min'])",
-            "Reduces x over every rank and returns the result on every rank: a number, a list of numbers or a tensor (every "
-                + "rank must pass the same shape; the result is Float64). Sums of tensors and numbers are plain Float64 sums; "
-                + "dode.distill.fit uses exact sums instead.") { a in
+        def("dode.mpi.allreduce", "dode.mpi.allreduce(x [, op = 'sum' | 'max' | 'min'])", """
+            Reduces x over every rank and returns the result on every rank: a number, a list of numbers or a \
+            tensor (every rank must pass the same shape; the result is Float64). Sums of tensors and numbers \
+            are plain Float64 sums; dode.distill.fit uses exact sums instead.
+            """) { a in
             let op = try ReduceOp(rawValue: a.optString(2) ?? "sum").orThrow(a.fail(2, "'sum', 'max' or 'min'"))
             let w = World.current
             if let t = LuaArgs.tensorAt(a.L, 1) { return a.push(try w.allreduce(t, op: op)) }
@@ -31,8 +34,10 @@ extension LuaVM {
             try w.requireSame("list lengths", [Int64(v.count)]) { "\($0[0]) numbers" }
             return a.push(numbers: try w.allreduce(v, op: op))
         }
-        def("dode.mpi.bcast", "dode.mpi.bcast(x [, root = 0])",
-            "root's value on every rank: a tensor, or any JSON-encodable value (numbers, strings, booleans, tables).") { a in
+        def("dode.mpi.bcast", "dode.mpi.bcast(x [, root = 0])", """
+            root's value on every rank: a tensor, or any JSON-encodable value (numbers, strings, booleans, \
+            tables).
+            """) { a in
             let w = World.current
             let root = try a.isNil(2) ? 0 : a.int(2, in: 0...(w.size - 1), "a rank in 0..\(w.size - 1)")
             // Tensor or JSON: the root decides, and tells the others first.
@@ -49,9 +54,11 @@ extension LuaVM {
             try a.vm.decodeJSON(Data(text), source: "the broadcast value")
             return 1
         }
-        def("dode.mpi.gather", "dode.mpi.gather(x [, root = 0])",
-            "Every rank's tensor joined along the first dimension in rank order, on root (nil on the other ranks); every rank "
-                + "must pass the same dtype and trailing sizes. A number gives root the list of every rank's number.") { a in
+        def("dode.mpi.gather", "dode.mpi.gather(x [, root = 0])", """
+            Every rank's tensor joined along the first dimension in rank order, on root (nil on the other \
+            ranks); every rank must pass the same dtype and trailing sizes. A number gives root the list of \
+            every rank's number.
+            """) { a in
             let w = World.current
             let root = try a.isNil(2) ? 0 : a.int(2, in: 0...(w.size - 1), "a rank in 0..\(w.size - 1)")
             if a.isNumber(1) {
@@ -63,22 +70,26 @@ extension LuaVM {
             guard let t = try w.gather(try a.tensor(1), root: root) else { return a.pushNil() }
             return a.push(t)
         }
-        def("dode.mpi.allgather", "dode.mpi.allgather(x)",
-            "Every rank's tensor joined along the first dimension in rank order, on every rank.") { a in
+        def("dode.mpi.allgather", "dode.mpi.allgather(x)", """
+            Every rank's tensor joined along the first dimension in rank order, on every rank.
+            """) { a in
             let w = World.current
             let t = try a.tensor(1)
             let all = try w.gather(t, root: 0)
             return a.push(try w.broadcast(all, root: 0))
         }
-        def("dode.mpi.rows", "dode.mpi.rows(n)",
-            "This rank's share of a global batch of n rows: the first row (1-based) and the count. Shares are contiguous, in "
-                + "rank order, and differ in size by at most one.") { a in
+        def("dode.mpi.rows", "dode.mpi.rows(n)", """
+            This rank's share of a global batch of n rows: the first row (1-based) and the count. Shares are \
+            contiguous, in rank order, and differ in size by at most one.
+            """) { a in
             let r = World.current.rows(of: try a.nonNegativeInt(1))
             return a.push(r.lowerBound + 1) + a.push(r.count)
         }
-        def("dode.mpi.randn", "dode.mpi.randn(g, n, d2, ... [, {dtype =, offset =}])",
-            "This rank's rows of dode.randn(g, n, d2, ...): the same values whatever the number of ranks (a row depends only on "
-                + "the seed, g's counter and its index), and g advances by one draw on every rank, as the full draw would.") { a in
+        def("dode.mpi.randn", "dode.mpi.randn(g, n, d2, ... [, {dtype =, offset =}])", """
+            This rank's rows of dode.randn(g, n, d2, ...): the same values whatever the number of ranks (a \
+            row depends only on the seed, g's counter and its index), and g advances by one draw on every \
+            rank, as the full draw would.
+            """) { a in
             let g = try a.generator(1)
             let (shape, next) = try a.shape(from: 2)
             let o = try a.options(next, allowed: ["dtype", "offset"])
@@ -86,9 +97,10 @@ extension LuaVM {
             let r = World.current.rows(of: shape[0])
             return a.push(try g.randn([r.count] + shape.dropFirst(), dtype: try o.dtype() ?? .float64, offset: off + r.lowerBound))
         }
-        def("dode.mpi.save", "dode.mpi.save(path, x)",
-            "Gathers every rank's rows of x (a tensor; for .safetensors a table {name = tensor}) and writes one file on rank 0 "
-                + "(atomically, as dode.save). Returns path on rank 0, nil elsewhere.") { a in
+        def("dode.mpi.save", "dode.mpi.save(path, x)", """
+            Gathers every rank's rows of x (a tensor; for .safetensors a table {name = tensor}) and writes \
+            one file on rank 0 (atomically, as dode.save). Returns path on rank 0, nil elsewhere.
+            """) { a in
             let path = try a.string(1)
             let w = World.current
             switch (path as NSString).pathExtension.lowercased() {

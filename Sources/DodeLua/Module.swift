@@ -157,8 +157,17 @@ extension LuaVM {
 
     /// Docs for module tables and values (the functions carry their own).
     func installModuleDocs() {
-        doc("dode", "dode", "The dode module: tensors (dode.zeros, dode.randn, ...), files (dode.load, dode.save, dode.json), timing (dode.clock). `help(dode.x)` describes any entry; `help(dode.Tensor)` lists tensor methods.")
-        doc("dode.Tensor", "dode.Tensor", "Methods of tensors (x:method(...)). Float64 by default or Float32; row-major; views share storage, clone copies. Indexing is 1-based: x[i] is row i (a view) or a number for 1-D tensors; x[i] = v assigns. Operators + - * / ^ broadcast like numpy; math methods (x:exp()) return new tensors, and the `_` forms (x:exp_()) and x:add/sub/mul/div/copy/fill work in place.")
+        doc("dode", "dode", """
+            The dode module: tensors (dode.zeros, dode.randn, ...), files (dode.load, dode.save, dode.json), \
+            timing (dode.clock). `help(dode.x)` describes any entry; `help(dode.Tensor)` lists tensor \
+            methods.
+            """)
+        doc("dode.Tensor", "dode.Tensor", """
+            Methods of tensors (x:method(...)). Float64 by default or Float32; row-major; views share \
+            storage, clone copies. Indexing is 1-based: x[i] is row i (a view) or a number for 1-D tensors; \
+            x[i] = v assigns. Operators + - * / ^ broadcast like numpy; math methods (x:exp()) return new \
+            tensors, and the `_` forms (x:exp_()) and x:add/sub/mul/div/copy/fill work in place.
+            """)
         doc("dode.json", "dode.json", "JSON encoding and decoding: dode.json.encode, dode.json.decode, dode.json.null.")
         doc("dode.version", "dode.version", "The dode version string.")
     }

@@ -6,8 +6,11 @@ import Foundation
 extension LuaVM {
     func installReferenceBindings() {
         doc("dode.reference", "dode.reference", "The exact probability-flow reference: dode.reference.solve.")
-        def("dode.reference.solve", "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, progress = false}])",
-            "Integrates dy/ds = (y − D(y, s))/s from point `from` to point `to` with adaptive Dormand–Prince 5(4) (scipy's error control over the whole state; slope 0 at s = 0). x and the result are in the schedule's space. Returns the state and {steps=, rejected=, evaluations=}.") { a in
+        def("dode.reference.solve", "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, progress = false}])", """
+            Integrates dy/ds = (y − D(y, s))/s from point `from` to point `to` with adaptive Dormand–Prince \
+            5(4) (scipy's error control over the whole state; slope 0 at s = 0). x and the result are in the \
+            schedule's space. Returns the state and {steps=, rejected=, evaluations=}.
+            """) { a in
             let d = try a.denoiser(1), x = try a.tensor(2), from = try a.point(3), to = try a.point(4)
             let o = try a.options(5, allowed: ["rtol", "atol", "cond", "max_steps", "progress"])
             // progress = true prints the noise level reached to stderr, at most once a second.

@@ -20,8 +20,10 @@ extension LuaVM {
                 return 1
             }
         }
-        def("dode.solver.make", "dode.solver.make(name [, opts])",
-            "The built-in solver `name` with options `opts` (as its constructor takes them): dode.solver.make('dpmpp', {order = 3}) is dode.solver.dpmpp{order = 3}.") { a in
+        def("dode.solver.make", "dode.solver.make(name [, opts])", """
+            The built-in solver `name` with options `opts` (as its constructor takes them): \
+            dode.solver.make('dpmpp', {order = 3}) is dode.solver.dpmpp{order = 3}.
+            """) { a in
             let name = try a.string(1)
             guard let entry = SolverCatalog.entry(name) else {
                 throw a.fail(1, "the name of a built-in solver (" + SolverCatalog.entries.map(\.name).joined(separator: ", ") + ")")
@@ -29,8 +31,10 @@ extension LuaVM {
             a.vm.pushObject(try entry.make(try a.solverOptions(a.options(2, allowed: entry.options.map(\.name)), entry)), type: "dode.Solver")
             return 1
         }
-        def("dode.solver.list", "dode.solver.list()",
-            "The built-in solvers, in catalogue order: a list of {name =, help =, teaches_itself =, options = {{name =, default =, accepts =, help =}, ...}}.") { a in
+        def("dode.solver.list", "dode.solver.list()", """
+            The built-in solvers, in catalogue order: a list of {name =, help =, teaches_itself =, options = \
+            {{name =, default =, accepts =, help =}, ...}}.
+            """) { a in
             let L = a.L
             lua_createtable(L, Int32(SolverCatalog.entries.count), 0)
             for (i, e) in SolverCatalog.entries.enumerated() {
@@ -52,8 +56,13 @@ extension LuaVM {
             }
             return 1
         }
-        def("dode.solver.define", "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, history = 4, options = {}}",
-            "A solver written in Lua. plan(grid) returns one order per step (one evaluation each) or a list of evaluations {step =, stage =, at = point, lands = point, order =, final =} (1-based). update(ctx) returns the landing state, given ctx = {k, step, stage, order, final, at, lands, x, D, grid, prev = {{x =, D =, at =}, ...}} (prev[1] is the previous evaluation). update must be affine in ctx.D and have no side effects (D-ODE calls it twice).") { a in
+        def("dode.solver.define", "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, history = 4, options = {}}", """
+            A solver written in Lua. plan(grid) returns one order per step (one evaluation each) or a list \
+            of evaluations {step =, stage =, at = point, lands = point, order =, final =} (1-based). \
+            update(ctx) returns the landing state, given ctx = {k, step, stage, order, final, at, lands, x, \
+            D, grid, prev = {{x =, D =, at =}, ...}} (prev[1] is the previous evaluation). update must be \
+            affine in ctx.D and have no side effects (D-ODE calls it twice).
+            """) { a in
             let o = try a.options(1, allowed: ["name", "plan", "update", "history", "options"])
             guard let name = try o.string("name") else { throw o.fail("name", "a string") }
             let planRef: Int32 = try o.with("plan") { i in
@@ -83,8 +92,12 @@ extension LuaVM {
             return 1
         }
 
-        def("Solver:sample", "solver:sample(den, x, grid [, {callback =, keep =, cond =}])",
-            "Runs the solver from x (the schedule's space) along grid and returns the final state (a new tensor; x is untouched). callback(step) receives {i, nfe, t, s, x, denoised, order} after every grid step (i 1-based). keep = true or a list of 1-based grid indices returns, as a second result, a table of the states at those points.") { a in
+        def("Solver:sample", "solver:sample(den, x, grid [, {callback =, keep =, cond =}])", """
+            Runs the solver from x (the schedule's space) along grid and returns the final state (a new \
+            tensor; x is untouched). callback(step) receives {i, nfe, t, s, x, denoised, order} after every \
+            grid step (i 1-based). keep = true or a list of 1-based grid indices returns, as a second \
+            result, a table of the states at those points.
+            """) { a in
             let s = try a.solverObject(1), den = try a.denoiser(2), x = try a.tensor(3), g = try a.grid(4)
             let o = try a.options(5, allowed: ["callback", "keep", "cond"])
             let keep = try a.vm.keepSet(o, grid: g)
@@ -105,14 +118,18 @@ extension LuaVM {
             for (i, t) in kept { a.vm.push(t); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
             return 2
         }
-        def("Solver:plan", "solver:plan(grid)",
-            "The per-step orders and evaluations on grid: {orders = {...}, nfe = n, evaluations = {{step, stage, t, s, lands_t, lands_s, order, final}, ...}} (1-based).") { a in
+        def("Solver:plan", "solver:plan(grid)", """
+            The per-step orders and evaluations on grid: {orders = {...}, nfe = n, evaluations = {{step, \
+            stage, t, s, lands_t, lands_s, order, final}, ...}} (1-based).
+            """) { a in
             let s = try a.solverObject(1), g = try a.grid(2)
             a.vm.pushPlan(try s.plan(g), solver: s)
             return 1
         }
-        def("Solver:start", "solver:start(grid, x)",
-            "A stepper for driving the solver from a Lua loop, evaluation by evaluation: while not st:done() do st:step(den(st:x(), st:point())) end. Gives bit-identical results to solver:sample.") { a in
+        def("Solver:start", "solver:start(grid, x)", """
+            A stepper for driving the solver from a Lua loop, evaluation by evaluation: while not st:done() \
+            do st:step(den(st:x(), st:point())) end. Gives bit-identical results to solver:sample.
+            """) { a in
             let s = try a.solverObject(1), g = try a.grid(2), x = try a.tensor(3)
             a.vm.pushObject(StepperBox(try SolverRun(solver: s, grid: g, x: x)), type: "dode.Stepper")
             return 1
@@ -135,17 +152,28 @@ extension LuaVM {
         }
         def("Stepper:x", "st:x()", "The current state (where the next evaluation happens; the result once done).") { a in a.push(try a.stepper(1).run.state) }
         def("Stepper:k", "st:k()", "Number of evaluations consumed so far.") { a in a.push(try a.stepper(1).run.k) }
-        def("Stepper:evaluation", "st:evaluation()", "The next evaluation: {step, stage, order, final, at, lands} (1-based).") { a in
+        def("Stepper:evaluation", "st:evaluation()", """
+            The next evaluation: {step, stage, order, final, at, lands} (1-based).
+            """) { a in
             let r = try a.stepper(1).run
             guard let e = r.next else { throw a.error("the run is finished") }
             a.vm.pushEvaluation(e); return 1
         }
-        def("Stepper:buffer", "st:buffer()", "A state-shaped buffer the run lends for the next prediction: st:step(den:into(st:buffer(), st:x(), st:point())) allocates nothing and copies nothing. Any other D given to st:step is copied, since the loop may overwrite it while the run still needs it.") { a in
+        def("Stepper:buffer", "st:buffer()", """
+            A state-shaped buffer the run lends for the next prediction: st:step(den:into(st:buffer(), \
+            st:x(), st:point())) allocates nothing and copies nothing. Any other D given to st:step is \
+            copied, since the loop may overwrite it while the run still needs it.
+            """) { a in
             let r = try a.stepper(1).run
             guard !r.done else { throw a.error("the run is finished") }
             return a.push(try r.predictionBuffer())
         }
-        def("Stepper:step", "st:step(D)", "Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction you computed) and advances. Returns the new state. The run keeps a copy of D unless D is the buffer st:buffer() lent for this evaluation; writing into a buffer lent for an earlier evaluation is an error.") { a in
+        def("Stepper:step", "st:step(D)", """
+            Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction \
+            you computed) and advances. Returns the new state. The run keeps a copy of D unless D is the \
+            buffer st:buffer() lent for this evaluation; writing into a buffer lent for an earlier \
+            evaluation is an error.
+            """) { a in
             let r = try a.stepper(1).run, d = try a.tensor(2)
             // The Lua side may reuse D's buffer for the next evaluation (den:into).
             return a.push(try r.step(d, borrowed: true))

@@ -8,8 +8,10 @@ import Foundation
 extension LuaVM {
     func installTensorMathMethods() {
         for kind in ["sum", "mean", "max", "min", "norm"] {
-            def("Tensor:\(kind)", "x:\(kind)([dim [, keepdim]])",
-                "The \(kind) of all elements (a number), or along `dim` (a tensor). Sums accumulate in Float64.") { a in
+            def("Tensor:\(kind)", "x:\(kind)([dim [, keepdim]])", """
+                The \(kind) of all elements (a number), or along `dim` (a tensor). Sums accumulate in \
+                Float64.
+                """) { a in
                 let t = try a.tensor(1)
                 if a.isNil(2) {
                     switch kind {
@@ -27,7 +29,9 @@ extension LuaVM {
             }
         }
         for kind in ["argmax", "argmin"] {
-            def("Tensor:\(kind)", "x:\(kind)(dim)", "1-based indices of the \(kind == "argmax" ? "largest" : "smallest") elements along `dim`.") { a in
+            def("Tensor:\(kind)", "x:\(kind)(dim)", """
+                1-based indices of the \(kind == "argmax" ? "largest" : "smallest") elements along `dim`.
+                """) { a in
                 let t = try a.tensor(1)
                 guard t.rank > 0 else { throw a.fail(1, "a tensor with at least one dimension") }
                 let d = try a.index(2, size: t.rank, what: "a dimension")
@@ -66,8 +70,9 @@ extension LuaVM {
             return a.push(t.clamped(min: lo, max: hi))
         }
         for op in [BinaryOp.maximum, .minimum, .lt, .le, .gt, .ge, .eq, .ne] {
-            def("Tensor:\(op.rawValue)", "x:\(op.rawValue)(y)",
-                "Elementwise \(op.rawValue) with y (a tensor or number, broadcast); comparisons give 1 or 0.") { a in
+            def("Tensor:\(op.rawValue)", "x:\(op.rawValue)(y)", """
+                Elementwise \(op.rawValue) with y (a tensor or number, broadcast); comparisons give 1 or 0.
+                """) { a in
                 let t = try a.tensor(1)
                 if a.isNumber(2) { return a.push(Tensor.binary(op, t, scalar: try a.number(2))) }
                 return a.push(try Tensor.binary(op, t, try a.tensor(2)))
@@ -75,7 +80,9 @@ extension LuaVM {
         }
 
         // MARK: in place
-        def("Tensor:add", "x:add(y [, alpha])", "In place: x += alpha·y (y a tensor broadcast to x, or a number). Returns x.") { a in
+        def("Tensor:add", "x:add(y [, alpha])", """
+            In place: x += alpha·y (y a tensor broadcast to x, or a number). Returns x.
+            """) { a in
             let t = try a.tensor(1)
             if a.isNumber(2) {
                 guard a.isNil(3) else { throw a.fail(3, "nil when adding a number") }
@@ -86,7 +93,9 @@ extension LuaVM {
             lua_settop(a.L, 1); return 1
         }
         for (name, op) in [("sub", BinaryOp.sub), ("mul", .mul), ("div", .div)] {
-            def("Tensor:\(name)", "x:\(name)(y)", "In place: x = x \(name) y (y a number or a tensor broadcast to x). Returns x.") { a in
+            def("Tensor:\(name)", "x:\(name)(y)", """
+                In place: x = x \(name) y (y a number or a tensor broadcast to x). Returns x.
+                """) { a in
                 let t = try a.tensor(1)
                 if a.isNumber(2) { t.apply(op, scalar: try a.number(2)) }
                 else { try t.apply(op, try a.tensor(2)) }

@@ -20,8 +20,9 @@ extension LuaVM {
         def("Tensor:is_contiguous", "x:is_contiguous()", "True when x is dense row-major.") { a in a.push(try a.tensor(1).isContiguous) }
         def("Tensor:double", "x:double()", "A Float64 copy.") { a in a.push(try a.tensor(1).clone(dtype: .float64)) }
         def("Tensor:float", "x:float()", "A Float32 copy.") { a in a.push(try a.tensor(1).clone(dtype: .float32)) }
-        def("Tensor:reshape", "x:reshape(d1, d2, ...) or x:reshape({d1, ...})",
-            "A view with a new shape (one size may be -1); a non-contiguous x is copied first.") { a in
+        def("Tensor:reshape", "x:reshape(d1, d2, ...) or x:reshape({d1, ...})", """
+            A view with a new shape (one size may be -1); a non-contiguous x is copied first.
+            """) { a in
             let t = try a.tensor(1)
             var shape: [Int] = []
             if a.isTable(2) {
@@ -51,8 +52,9 @@ extension LuaVM {
         def("Tensor:view", "x:view(...)", "Same as reshape.") { a in
             try a.vm.callBinding("Tensor:reshape", a)
         }
-        def("Tensor:narrow", "x:narrow(dim, start, length)",
-            "A view of `length` elements from `start` (1-based) along `dim`.") { a in
+        def("Tensor:narrow", "x:narrow(dim, start, length)", """
+            A view of `length` elements from `start` (1-based) along `dim`.
+            """) { a in
             let t = try a.tensor(1)
             guard t.rank > 0 else { throw a.fail(1, "a tensor with at least one dimension") }
             let d = try a.index(2, size: t.rank, what: "a dimension")
@@ -60,7 +62,9 @@ extension LuaVM {
             let n = try a.int(4, in: 0...(t.shape[d] - s), "a length in 0..\(t.shape[d] - s)")
             return a.push(try t.narrow(d, s, n))
         }
-        def("Tensor:select", "x:select(dim, index)", "The slice at `index` (1-based) along `dim`; the dimension is removed.") { a in
+        def("Tensor:select", "x:select(dim, index)", """
+            The slice at `index` (1-based) along `dim`; the dimension is removed.
+            """) { a in
             let t = try a.tensor(1)
             guard t.rank > 0 else { throw a.fail(1, "a tensor with at least one dimension") }
             let d = try a.index(2, size: t.rank, what: "a dimension")
@@ -79,7 +83,10 @@ extension LuaVM {
             guard t.rank == 2 else { throw a.fail(1, "a 2-D tensor") }
             return a.push(try t.transpose(0, 1))
         }
-        def("Tensor:index", "x:index(indices)", "Rows (dimension 1) at the given 1-based indices, as a new tensor; `indices` is a table or tensor.") { a in
+        def("Tensor:index", "x:index(indices)", """
+            Rows (dimension 1) at the given 1-based indices, as a new tensor; `indices` is a table or \
+            tensor.
+            """) { a in
             let t = try a.tensor(1)
             guard t.rank >= 1 else { throw a.fail(1, "a tensor with at least one dimension") }
             var idx: [Double] = []
