@@ -46,7 +46,7 @@ final class MixtureTests: XCTestCase {
         return ms
     }
 
-    /// Tolerance 1e-10 relative (issue 3): both sides are Float64 with the square formed directly,
+    /// Tolerance 1e-10 relative: both sides are Float64 with the square formed directly,
     /// so only rounding in sums of ~d terms separates them.
     func testMatchesDirectEvaluation() throws {
         for m in try mixtures() {
@@ -71,7 +71,7 @@ final class MixtureTests: XCTestCase {
 
     /// Tweedie: D = y + s²∇log p_s(y), gradient by central differences with step h = 1e-4·√v_min
     /// (truncation error O(h²·|∂³ log p|) ≈ 1e-8 relative; rounding ≈ 1e-16·|log p|/h). Tolerance
-    /// 1e-6 relative (issue 3).
+    /// 1e-6 relative (a hundred times the truncation error above).
     func testTweedieIdentity() throws {
         for m in try mixtures() where m.d <= 32 {
             for s in [0.05, 0.3, 1, 4] {

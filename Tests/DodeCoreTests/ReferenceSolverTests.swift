@@ -1,8 +1,8 @@
 import XCTest
 @testable import DodeCore
 
-/// The Dormand–Prince reference solve: self-consistency across tolerances (issue 3: rtol 1e-9
-/// and 1e-12 agree to 1e-7 relative) and exactness on a single Gaussian, where the PF-ODE has
+/// The Dormand–Prince reference solve: self-consistency across tolerances (rtol 1e-9 and 1e-12
+/// agree to 1e-7 relative, docs/method.md §6) and exactness on a single Gaussian, where the PF-ODE has
 /// the closed form y(s) = μ + (y₀ − μ)·√((σ² + s²)/(σ² + s₀²)).
 final class ReferenceSolverTests: XCTestCase {
     func testSingleGaussianClosedForm() throws {
