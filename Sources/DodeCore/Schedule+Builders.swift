@@ -90,7 +90,4 @@ extension Schedule {
         for x in v { h = (h ^ x.bitPattern) &* 0x0000_0100_0000_01B3 }
         return String(h, radix: 16)
     }
-
-    /// True when two schedules describe the same noise levels (same config).
-    public func sameAs(_ other: Schedule) -> Bool { self === other || config == other.config }
 }

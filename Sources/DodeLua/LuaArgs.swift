@@ -118,7 +118,6 @@ public struct LuaArgs {
         try int(i, in: 0...Int.max, "a non-negative integer")
     }
 
-    public func optInt(_ i: Int32) throws -> Int? { isNil(i) ? nil : try int(i) }
 
     /// A 1-based index into 1...n, returned 0-based.
     public func index(_ i: Int32, size n: Int, what: String = "an index") throws -> Int {
@@ -164,7 +163,6 @@ public struct LuaArgs {
         return t
     }
 
-    public func optTensor(_ i: Int32) throws -> Tensor? { isNil(i) ? nil : try tensor(i) }
 
     /// A tensor, or a number promoted to a 0-D Float64 tensor.
     public func tensorOrNumber(_ i: Int32) throws -> Tensor {

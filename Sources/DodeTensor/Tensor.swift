@@ -93,14 +93,6 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: element access (slow path, for small work and tests)
 
-    /// Storage index of a multi-index (0-based, unchecked).
-    @inlinable
-    public func linearIndex(_ idx: [Int]) -> Int {
-        var o = offset
-        for i in 0..<idx.count { o += idx[i] * strides[i] }
-        return o
-    }
-
     /// Storage index of element `flat` in row-major order of the view.
     func storageIndex(flat: Int) -> Int {
         var rem = flat, o = offset
