@@ -14,18 +14,11 @@
 -- display object (`[dode.Image 265x67 PNG, 2.1 kB]`).
 local dode = require 'dode'
 local help = require 'dode.help'
+local util = require 'dode.util'
 
 local M = {}
 local fmt = string.format
-
-local function describe(v)
-  if dode.is_tensor(v) then return 'a tensor of shape ' .. table.concat(v:shape(), 'x') end
-  local t = type(v)
-  if t == 'string' then return fmt("a string ('%s')", #v > 40 and v:sub(1, 37) .. '...' or v) end
-  if t == 'number' then return 'the number ' .. tostring(v) end
-  if t == 'nil' then return 'nil' end
-  return 'a ' .. t
-end
+local describe = util.describe
 
 --- Raises msg at the caller `level` frames up (1: the caller of the function calling raise),
 -- skipping frames without a line (a C function such as pcall, or a caller whose frame a tail
@@ -68,7 +61,8 @@ function M.bundle(v)
   if f then
     local b = f(v)
     if type(b) ~= 'table' then
-      error(fmt('dode.display: the __display method of %s must return a MIME bundle table (got %s)', describe(v), describe(b)), 0)
+      error(fmt('dode.display: the __display method of %s must return a MIME bundle table (got %s)',
+        describe(v), describe(b)), 0)
     end
     for k, x in pairs(b) do out[k] = x end
   end
@@ -76,14 +70,16 @@ function M.bundle(v)
   return out
 end
 
+local OPTIONS = util.set { 'id' }
+
+--- The id in the options of dode.display or dode.display<name>, checked (nil without options).
 local function check_opts(name, opts)
   if opts == nil then return nil end
   if type(opts) ~= 'table' then
     raise(fmt('dode.display%s: the options must be a table {id = name} (got %s)', name, describe(opts)), 2)
   end
-  for k in pairs(opts) do
-    if k ~= 'id' then raise(fmt("dode.display%s: unknown option '%s' (the option is id)", name, tostring(k)), 2) end
-  end
+  local k = util.unknown_key(opts, OPTIONS)
+  if k ~= nil then raise(fmt("dode.display%s: unknown option '%s' (the option is id)", name, tostring(k)), 2) end
   local id = opts.id
   if id ~= nil and (type(id) ~= 'string' or id == '') then
     raise(fmt("dode.display%s: option 'id' must be a non-empty string (got %s)", name, describe(id)), 2)
@@ -104,7 +100,8 @@ end
 --- Replaces the display shown with `id` by obj (in a terminal, prints obj's text).
 function M.update(id, obj)
   if type(id) ~= 'string' or id == '' then
-    raise(fmt('dode.display.update: argument 1 must be a display id (a string given as {id =} to dode.display) (got %s)', describe(id)), 1)
+    raise(fmt('dode.display.update: argument 1 must be a display id (a string given as {id =} to dode.display) '
+      .. '(got %s)', describe(id)), 1)
   end
   local b = M.bundle(obj)
   if not dode._display_send(b, id, true) then print(b['text/plain']) end
@@ -121,7 +118,8 @@ Image.__index = Image
 Image.__name = 'dode.Image'
 
 function Image.__tostring(self)
-  return fmt('[dode.Image %dx%d PNG, %s%s]', self.width, self.height, bytes(#self.png), self.path and ', ' .. self.path or '')
+  return fmt('[dode.Image %dx%d PNG, %s%s]', self.width, self.height, bytes(#self.png),
+    self.path and ', ' .. self.path or '')
 end
 
 function Image.__display(self)
@@ -139,10 +137,12 @@ end
 --- An image object from PNG bytes (shown inline in a notebook).
 function M.png(data)
   if type(data) ~= 'string' or data:sub(1, 8) ~= '\137PNG\r\n\26\n' or #data < 33 or data:sub(13, 16) ~= 'IHDR' then
-    raise(fmt('dode.display.png: argument 1 must be the bytes of a PNG file (got %s)', type(data) == 'string' and #data .. ' bytes that are not a PNG' or describe(data)), 1)
+    local got = type(data) == 'string' and #data .. ' bytes that are not a PNG' or describe(data)
+    raise(fmt('dode.display.png: argument 1 must be the bytes of a PNG file (got %s)', got), 1)
   end
   local ct = data:byte(26)
-  return setmetatable({ png = data, width = be32(data, 17), height = be32(data, 21), channels = ct == 0 and 1 or 3 }, Image)
+  return setmetatable({ png = data, width = be32(data, 17), height = be32(data, 21), channels = ct == 0 and 1 or 3 },
+    Image)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -179,8 +179,8 @@ function Chart:save(path)
   if type(path) ~= 'string' or path == '' then
     raise(fmt('dode.Chart:save: argument 1 must be a file path such as "plot.svg" (got %s)', describe(path)), 1)
   end
-  local ok, err = pcall(dode.write_text, path, self.svg)
-  if not ok then raise('dode.Chart:save: ' .. (tostring(err):gsub('^.-dode%.write_text: ', '')), 1) end
+  local ok, err = util.write_file(path, self.svg)
+  if not ok then raise('dode.Chart:save: ' .. err, 1) end
   return path
 end
 
@@ -279,21 +279,30 @@ setmetatable(M, { __call = show })
 
 help.register(M, 'dode.display', 'dode.display(obj [, {id = name}])',
   'Shows obj now: inline in a notebook (images, charts, dode.table tables, HTML), its text in a terminal. '
-  .. 'Any value whose metatable has __display(self) returning a MIME bundle {["text/plain"] =, ["image/png"] =, ["image/svg+xml"] =, ["text/html"] =} '
-  .. 'displays richly; a notebook shows the last expression of a cell the same way. Returns the id when one is given (to update the display later).')
+  .. 'Any value whose metatable has __display(self) returning a MIME bundle '
+  .. '{["text/plain"] =, ["image/png"] =, ["image/svg+xml"] =, ["text/html"] =} '
+  .. 'displays richly; a notebook shows the last expression of a cell the same way. '
+  .. 'Returns the id when one is given (to update the display later).')
 help.register(M.update, 'dode.display.update', 'dode.display.update(id, obj)',
   'Replaces the display shown with {id = id} by obj (in a terminal, prints its text).')
 help.register(M.active, 'dode.display.active', 'dode.display.active()', 'True inside a notebook, false in a terminal.')
 help.register(M.bundle, 'dode.display.bundle', 'dode.display.bundle(obj)',
-  'The MIME bundle obj displays as: its __display bundle with a text/plain entry (tostring(obj) when __display gives none).')
+  'The MIME bundle obj displays as: its __display bundle with a text/plain entry '
+  .. '(tostring(obj) when __display gives none).')
 help.register(M.rich, 'dode.display.rich', 'dode.display.rich(obj)', 'True when obj has a __display method.')
-help.register(M.html, 'dode.display.html', 'dode.display.html(text)', 'An object that displays as HTML in a notebook (the text itself in a terminal).')
-help.register(M.markdown, 'dode.display.markdown', 'dode.display.markdown(text)', 'An object that displays as Markdown in a notebook.')
-help.register(M.svg, 'dode.display.svg', 'dode.display.svg(text)', 'An object that displays an SVG image in a notebook.')
+help.register(M.html, 'dode.display.html', 'dode.display.html(text)',
+  'An object that displays as HTML in a notebook (the text itself in a terminal).')
+help.register(M.markdown, 'dode.display.markdown', 'dode.display.markdown(text)',
+  'An object that displays as Markdown in a notebook.')
+help.register(M.svg, 'dode.display.svg', 'dode.display.svg(text)',
+  'An object that displays an SVG image in a notebook.')
 help.register(M.png, 'dode.display.png', 'dode.display.png(bytes)',
   'An image object from the bytes of a PNG file (io.open(path, "rb"):read("a")), shown inline in a notebook.')
-help.register(M.chart, 'dode.display.chart', 'dode.display.chart{svg =, kind =, width =, height =, path =, title =, series =, skipped =, skipped_per_series =}',
-  'Wraps SVG text as a chart object (dode.plot returns these): chart.svg, chart:save(path); shown inline in a notebook.')
-help.register(Chart.save, 'dode.display.Chart:save', 'chart:save(path)', 'Writes the chart SVG to path atomically. Returns path.')
+help.register(M.chart, 'dode.display.chart',
+  'dode.display.chart{svg =, kind =, width =, height =, path =, title =, series =, skipped =, skipped_per_series =}',
+  'Wraps SVG text as a chart object (dode.plot returns these): chart.svg, chart:save(path); '
+  .. 'shown inline in a notebook.')
+help.register(Chart.save, 'dode.display.Chart:save', 'chart:save(path)',
+  'Writes the chart SVG to path atomically. Returns path.')
 
 return M

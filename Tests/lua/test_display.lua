@@ -90,6 +90,8 @@ T:add('charts: SVG object, terminal summary, file when given a path', function(t
   t:raises(function() chart:save('') end, { 'dode.Chart:save', 'file path' })
   t:raises(function() chart:save(tmpdir .. '/no/dir/c.svg') end, { 'dode.Chart:save', 'does not exist' })
   t:raises(function() chart.save(5) end, { 'dode.Chart:save', 'method' })
+  t:raises(function() chart:save(dode.tensor(1)) end,
+    { 'dode.Chart:save', 'a file path such as "plot.svg" (got a tensor of shape scalar)' })
 end)
 
 T:add('tables render as HTML', function(t)

@@ -523,6 +523,9 @@ T:add('table: argument errors', function(t)
   t:raises(function() tb:sort('z') end, { 'dode.table.sort', "unknown column 'z'" })
   t:raises(function() tb:column('z') end, { 'dode.table.column', "unknown column 'z'" })
   t:raises(function() tb.add(nil, {}) end, { 'tb:add' })
+  -- Values are described as in dode.plot (one dode.util.describe): a 0-D tensor names its shape.
+  t:raises(function() rtable.new{ columns = dode.tensor(3) } end,
+    { 'dode.table.new', 'columns must be a non-empty list of names (got a tensor of shape scalar)' })
   local ok, err = pcall(function() tb:add{ c = 1 } end)
   t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true), 'the error points at the caller: ' .. tostring(err))
 end)
@@ -648,7 +651,14 @@ T:add('progress: plain lines for logs, in-place redraw on a terminal', function(
   t:ok(buf3[#buf3 - 1]:find('it/s', 1, true), 'rate while running')
   t:raises(function() tty:update('x') end, { 'dode.progress.update', 'finite number' })
   t:raises(function() progress.new{ total = -1 } end, { 'dode.progress.new', 'total must be a number >= 0' })
-  t:raises(function() progress.new{ totl = 1 } end, { "unknown option 'totl'" })
+  t:raises(function() progress.new{ totl = 1 } end,
+    { "unknown option 'totl' (options are total, label, quiet, every, unit, tty, write)" })
+  -- Values are described as in dode.plot and dode.table (one dode.util.describe): tensors by
+  -- shape, long strings cut.
+  t:raises(function() progress.new{ total = dode.ones(2) } end,
+    { 'dode.progress.new', 'total must be a number >= 0 (got a tensor of shape 2)' })
+  t:raises(function() progress.new{ every = string.rep('x', 50) } end,
+    { "(got a string ('" .. string.rep('x', 37) .. "...'))" })
   t:eq(progress.duration(3725), '1:02:05', 'hours'); t:eq(progress.duration(65), '1:05', 'minutes')
   t:eq(progress.duration(2.5), '2.5s', 'seconds')
 end)
