@@ -16,6 +16,15 @@ Tester.__index = Tester
 
 local M = {}
 
+--- The bytes of a file, or nil when it cannot be opened (for checks on files a test wrote).
+function M.read_file(path)
+  local f = io.open(path, 'rb')
+  if not f then return nil end
+  local s = f:read('a')
+  f:close()
+  return s
+end
+
 function M.new(name)
   return setmetatable({ name = name or 'tests', tests = {}, order = {} }, Tester)
 end

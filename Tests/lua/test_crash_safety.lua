@@ -49,10 +49,8 @@ f:close()
 -- A file's contents; a chart's element ids carry a per-process counter (unique ids when several
 -- charts share one page), which is normalised away.
 local function read_all(path)
-  local h = io.open(path, 'rb')
-  if not h then return nil end
-  local s = h:read('a'); h:close()
-  return (s:gsub('dode%-plot%-%d+%-', 'dode-plot-N-'))
+  local s = require('dode.tester').read_file(path)
+  return s and (s:gsub('dode%-plot%-%d+%-', 'dode-plot-N-'))
 end
 
 local function run_trials(t, kind, ext)

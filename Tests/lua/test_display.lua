@@ -9,13 +9,7 @@ local tmpdir = os.tmpname()
 os.remove(tmpdir)
 assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
 
-local function read(path)
-  local f = io.open(path, 'rb')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local read = require('dode.tester').read_file
 
 --- Runs fn with print captured; returns the printed lines.
 local function captured(fn)

@@ -19,13 +19,7 @@ local function tmp(name)
   return p
 end
 
-local function read(path)
-  local f = io.open(path, 'rb')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local read = require('dode.tester').read_file
 
 local function exists(path)
   local f = io.open(path, 'rb')
