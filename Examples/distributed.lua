@@ -28,8 +28,8 @@ local opts = cmdline{
 if opts.quick then opts.n_fit, opts.n_eval, opts.nfe, opts.k, opts.ref_steps, opts.n_real = 8, 16, 3, 2, 10, 200 end
 local w = dode.mpi
 if w.root then cmdline.mkdir(opts.out) end
-w.print(string.format('dode %s distributed: %d rank%s (%s), %d threads each; %s', dode.version, w.size, w.size == 1 and '' or 's',
-  w.library, dode.threads(), cmdline.describe(opts)))
+w.print(string.format('dode %s distributed: %d rank%s (%s), %d threads each; %s', dode.version, w.size,
+  w.size == 1 and '' or 's', w.library, dode.threads(), cmdline.describe(opts)))
 
 local prob = P.fashion{ steps = opts.ref_steps }
 local den, vp = prob.denoiser, prob.schedule
@@ -46,13 +46,15 @@ local real_feats = w.root and dode.features.fashion(dode.data.fashion{ split = '
 local function frechet(x) return dode.metrics.frechet(dode.features.fashion(x:clamp(-1, 1)), real_feats) end
 local tb = Table.new{
   columns = { 'solver', 'nfe', 'rmse_base', 'rmse_d', 'gain', 'frechet_base', 'frechet_d', 'seconds_fit' },
-  formats = { rmse_base = '%.4f', rmse_d = '%.4f', gain = '%+.1f%%', frechet_base = '%.2f', frechet_d = '%.2f', seconds_fit = '%.1f' },
+  formats = { rmse_base = '%.4f', rmse_d = '%.4f', gain = '%+.1f%%', frechet_base = '%.2f', frechet_d = '%.2f',
+    seconds_fit = '%.1f' },
 }
 local grid = dode.grid.discrete(vp, opts.nfe, { spacing = 'trailing' })
 for _, c in ipairs({ { 'ddim', 'DDIM' }, { 'dpmpp2m', 'DPM-Solver++(2M)' } }) do
   local solver = P.solvers[c[1]]()
   local t1 = dode.clock()
-  local fit = dode.distill.fit{ solver = solver, denoiser = den, x = xfit, grid = grid, k = opts.k, seed = 1 }   -- over every rank
+  local fit = dode.distill.fit{ solver = solver, denoiser = den, x = xfit, grid = grid, k = opts.k,
+    seed = 1 }   -- over every rank
   local tfit = dode.clock() - t1
   local base = solver:sample(den, xeval, grid)
   local dvar = fit:solver(solver):sample(den, xeval, grid)
@@ -70,9 +72,11 @@ for _, c in ipairs({ { 'ddim', 'DDIM' }, { 'dpmpp2m', 'DPM-Solver++(2M)' } }) do
       local alone = dode.distill.fit{ solver = solver, denoiser = den, grid = grid, k = opts.k, world = false,
         x = dode.randn(dode.Generator(1), opts.n_fit, 1, 32, 32) }
       for k = 1, #fit.lambdas do
-        assert(alone.lambdas[k] == fit.lambdas[k], string.format('λ_%d differs from one process: %.17g vs %.17g', k, fit.lambdas[k], alone.lambdas[k]))
+        assert(alone.lambdas[k] == fit.lambdas[k],
+          string.format('λ_%d differs from one process: %.17g vs %.17g', k, fit.lambdas[k], alone.lambdas[k]))
       end
-      print(string.format('%s: the %d coefficients equal a single-process fit of the whole batch bit for bit', c[2], #fit.lambdas))
+      print(string.format('%s: the %d coefficients equal a single-process fit of the whole batch bit for bit',
+        c[2], #fit.lambdas))
     end
   end
 end

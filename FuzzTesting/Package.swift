@@ -9,7 +9,8 @@
 // tool too.) Each target's main hands its callback to LLVMFuzzerRunDriver.
 import PackageDescription
 
-let targets = ["FuzzNPY", "FuzzSafetensors", "FuzzIDX", "FuzzPNG", "FuzzFitJSON", "FuzzMixtureJSON", "FuzzUNetJSON", "FuzzLuaCalls"]
+let targets = ["FuzzNPY", "FuzzSafetensors", "FuzzIDX", "FuzzPNG", "FuzzFitJSON", "FuzzMixtureJSON", "FuzzUNetJSON",
+               "FuzzLuaCalls"]
 
 let package = Package(
     name: "DodeFuzz",
@@ -22,7 +23,8 @@ let package = Package(
         .executableTarget(
             name: name,
             dependencies: [
-                "FuzzSupport", .product(name: "DodeTensor", package: "dode"), .product(name: "DodeCore", package: "dode"),
+                "FuzzSupport", .product(name: "DodeTensor", package: "dode"),
+                .product(name: "DodeCore", package: "dode"),
                 .product(name: "DodeLua", package: "dode"),
             ])
     },

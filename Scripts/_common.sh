@@ -30,7 +30,8 @@ dode_install_packages() {
 # True when the binary is missing or older than any source, Stdlib module or the manifest.
 dode_stale() {
     [ -x "$DODE_BIN" ] || return 0
-    [ -n "$(find "$DODE_ROOT/Sources" "$DODE_ROOT/Stdlib" "$DODE_ROOT/Plugins" "$DODE_ROOT/Package.swift" -newer "$DODE_BIN" -print -quit 2>/dev/null)" ]
+    [ -n "$(find "$DODE_ROOT/Sources" "$DODE_ROOT/Stdlib" "$DODE_ROOT/Plugins" "$DODE_ROOT/Package.swift" \
+                 -newer "$DODE_BIN" -print -quit 2>/dev/null)" ]
 }
 
 dode_build() {

@@ -28,13 +28,19 @@ local xfit, xeval = w.randn(dode.Generator(1), n, 64), w.randn(dode.Generator(2)
 local job, fit_t, sample_t, with_world, alone = math.huge, math.huge, math.huge, math.huge, math.huge
 local nfe
 for _ = 1, reps do
-  local tf, fit = timed(function() return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10 } end)
+  local tf, fit = timed(function()
+    return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10 }
+  end)
   local ts = timed(function() return fit:solver():sample(den, xeval, grid) end)
   nfe = #fit.lambdas
   fit_t, sample_t, job = math.min(fit_t, tf), math.min(sample_t, ts), math.min(job, tf + ts)
   -- The collective's price: the same local work with and without the sums added over ranks.
-  with_world = math.min(with_world, (timed(function() return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10, targets = nil } end)))
-  alone = math.min(alone, (timed(function() return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10, world = false } end)))
+  with_world = math.min(with_world, (timed(function()
+    return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10, targets = nil }
+  end)))
+  alone = math.min(alone, (timed(function()
+    return dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10, world = false }
+  end)))
 end
 -- One evaluation of the digits MLP at batch 1024 on this rank's threads.
 local x1024, p = dode.randn(dode.Generator(3), 1024, 64), grid[3]

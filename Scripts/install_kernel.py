@@ -49,7 +49,8 @@ def install(dode_bin, name="dode", display_name="dode (Lua 5.4)", user=True, pre
         sys.exit(f"install_kernel: no dode binary at {dode_bin} (build it: Scripts/dode --version)")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "kernel.json").write_text(json.dumps(kernel_json(dode_bin, display_name), indent=1) + "\n")
-        return KernelSpecManager().install_kernel_spec(tmp, kernel_name=name, user=user and prefix is None, prefix=prefix)
+        return KernelSpecManager().install_kernel_spec(tmp, kernel_name=name, user=user and prefix is None,
+                                                       prefix=prefix)
 
 
 def main():

@@ -66,7 +66,9 @@ void dode_act_f32(const float *x, float *y, long n, int act) {
     switch (act) {
     case DODE_ACT_SILU: dode_silu_f32(x, y, n); break;
     case DODE_ACT_MISH: for (long i = 0; i < n; i++) y[i] = mish1(x[i]); break;
-    case DODE_ACT_GELU: for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f)); break;
+    case DODE_ACT_GELU:
+        for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        break;
     case DODE_ACT_RELU: for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
     default: if (x != y) for (long i = 0; i < n; i++) y[i] = x[i]; break;
     }

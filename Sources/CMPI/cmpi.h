@@ -57,7 +57,8 @@ static inline int dode_mpi_allgatherv(const void *send, int bytes, void *recv, c
     return MPI_Allgatherv(send, bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
 }
 
-static inline int dode_mpi_gatherv(const void *send, int bytes, void *recv, const int *counts, const int *displs, int root) {
+static inline int dode_mpi_gatherv(const void *send, int bytes, void *recv, const int *counts, const int *displs,
+                                   int root) {
     return MPI_Gatherv(send, bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 

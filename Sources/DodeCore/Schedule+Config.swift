@@ -9,12 +9,15 @@ extension Schedule {
         }
         switch s["kind"] as? String {
         case "vp":
-            return try Schedule.vp(betas: s["betas"] as? String ?? "linear", betaStart: JSONText.double(s["beta_start"]),
-                                   betaEnd: JSONText.double(s["beta_end"]), steps: (s["steps"] as? NSNumber)?.intValue ?? 1000)
+            return try Schedule.vp(betas: s["betas"] as? String ?? "linear",
+                                   betaStart: JSONText.double(s["beta_start"]),
+                                   betaEnd: JSONText.double(s["beta_end"]),
+                                   steps: (s["steps"] as? NSNumber)?.intValue ?? 1000)
         case "edm", "ve":
             return try Schedule.edm(sigmaMin: JSONText.double(s["sigma_min"]) ?? 0.002,
                                     sigmaMax: JSONText.double(s["sigma_max"]) ?? 80,
-                                    sigmaData: JSONText.double(s["sigma_data"]) ?? 0.5, name: s["kind"] as? String ?? "edm")
+                                    sigmaData: JSONText.double(s["sigma_data"]) ?? 0.5,
+                                    name: s["kind"] as? String ?? "edm")
         default:
             throw CoreError("'\(source)': unsupported schedule kind \(s["kind"] ?? "nil")")
         }

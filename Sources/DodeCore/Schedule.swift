@@ -49,7 +49,8 @@ public final class Schedule: @unchecked Sendable {
                     throw CoreError("alphas_cumprod must lie in (0, 1) (entry \(i + 1) is \(a))")
                 }
                 if i > 0 && !(a < ac[i - 1]) {
-                    throw CoreError("alphas_cumprod must decrease strictly (entries \(i) and \(i + 1): \(ac[i - 1]), \(a))")
+                    throw CoreError("alphas_cumprod must decrease strictly " +
+                                    "(entries \(i) and \(i + 1): \(ac[i - 1]), \(a))")
                 }
             }
             logAlpha = ac.map { 0.5 * Foundation.log($0) }
@@ -110,7 +111,8 @@ public final class Schedule: @unchecked Sendable {
             }
             if t == t.rounded() && t >= 0 {
                 let a = ac[Int(t)]
-                return Point(t: t, alpha: a.squareRoot(), sigma: (1 - a).squareRoot(), s: sTable[Int(t)], scheduleID: id)
+                return Point(t: t, alpha: a.squareRoot(), sigma: (1 - a).squareRoot(), s: sTable[Int(t)],
+                             scheduleID: id)
             }
             if t < 0 {
                 if t == -1 { return cleanPoint }
@@ -134,7 +136,8 @@ public final class Schedule: @unchecked Sendable {
         case .continuousCosine(let s0):
             guard t >= 0, t <= tMax else { throw CoreError("time \(t) is outside (0, \(tMax)]") }
             if t == 0 { return cleanPoint }
-            let la = Foundation.log(Foundation.cos((t + s0) / (1 + s0) * .pi / 2)) - Foundation.log(Foundation.cos(s0 / (1 + s0) * .pi / 2))
+            let la = Foundation.log(Foundation.cos((t + s0) / (1 + s0) * .pi / 2))
+                - Foundation.log(Foundation.cos(s0 / (1 + s0) * .pi / 2))
             return vpPointFromLogAlpha(t: t, la)
         case .edm:
             guard t >= 0 else { throw CoreError("noise level \(t) must be non-negative") }

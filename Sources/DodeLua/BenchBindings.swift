@@ -16,7 +16,8 @@ extension LuaVM {
             guard d.isContiguous, s.isContiguous, d.dtype == s.dtype, d.count == s.count else {
                 throw a.error("expects two contiguous tensors of the same dtype and size")
             }
-            memcpy(d.storage.raw + d.offset * d.dtype.size, s.storage.raw + s.offset * s.dtype.size, d.count * d.dtype.size)
+            memcpy(d.storage.raw + d.offset * d.dtype.size, s.storage.raw + s.offset * s.dtype.size,
+                   d.count * d.dtype.size)
             return 0
         }
         def("dode._bench.dgemm", "dode._bench.dgemm(a, b, c)", """
@@ -52,7 +53,8 @@ extension LuaVM {
             height×width.
             """) { a in
             guard let den = try a.denoiser(1) as? UNetDenoiser else { throw a.fail(1, "a unet denoiser") }
-            let h = try a.int(2, in: 1...65536, "a positive height"), w = try a.int(3, in: 1...65536, "a positive width")
+            let h = try a.int(2, in: 1...65536, "a positive height")
+            let w = try a.int(3, in: 1...65536, "a positive width")
             return a.push(den.network.convFlops(height: h, width: w))
         }
     }

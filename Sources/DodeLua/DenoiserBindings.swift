@@ -11,7 +11,8 @@ extension LuaVM {
             data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua \
             function), cfg (classifier-free guidance).
             """)
-        def("dode.denoiser.gmm", "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}", """
+        def("dode.denoiser.gmm",
+            "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}", """
             The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations \
             (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds \
             K×d; labels: one class per component makes it conditional).
@@ -19,11 +20,15 @@ extension LuaVM {
             let o = try a.options(1, allowed: ["file", "weights", "means", "stds", "labels", "schedule", "name"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
             if let f = try o.string("file") {
-                for k in ["weights", "means", "stds", "labels"] where o.has(k) { throw a.error("give either 'file' or '\(k)', not both") }
+                for k in ["weights", "means", "stds", "labels"] where o.has(k) {
+                    throw a.error("give either 'file' or '\(k)', not both")
+                }
                 a.vm.push(denoiser: try MixtureDenoiser.load(path: f, schedule: sch))
                 return 1
             }
-            guard let w = try o.numbers("weights") else { throw o.fail("weights", "a table of numbers or a tensor (or give 'file')") }
+            guard let w = try o.numbers("weights") else {
+                throw o.fail("weights", "a table of numbers or a tensor (or give 'file')")
+            }
             let means = try a.vm.matrix(o, "means"), stds = try a.vm.matrix(o, "stds")
             let labels = try o.numbers("labels").map { try $0.map { v -> Int in
                 guard v == v.rounded(), abs(v) < 1e9 else { throw o.fail("labels", "integers") }
@@ -43,7 +48,9 @@ extension LuaVM {
             a.vm.push(denoiser: try EmpiricalDenoiser(data: x, schedule: sch))
             return 1
         }
-        def("dode.denoiser.mlp", "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', schedule =, predicts =}", """
+        def("dode.denoiser.mlp",
+            "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', " +
+            "schedule =, predicts =}", """
             A time-conditioned MLP in dode's format (config.json + weights.safetensors; see \
             Models/digits_mlp). The schedule defaults to the one the config records; predicts (eps, x0, v, \
             edm) defaults to the config's.
@@ -58,10 +65,13 @@ extension LuaVM {
             let net = try MLPNetwork(configPath: cfg, weightsPath: w)
             let sch = try o.schedule("schedule") ?? (try Schedule.fromModelConfig(net.config, source: cfg))
             let pred = try o.choice("predicts", Prediction.allCases.map(\.rawValue)).flatMap(Prediction.init(rawValue:))
-            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
+            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred,
+                                                    name: (cfg as NSString).deletingLastPathComponent))
             return 1
         }
-        def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}", """
+        def("dode.denoiser.unet",
+            "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, " +
+            "threshold = ratio, threshold_max = 1}", """
             A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline \
             folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + \
             diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside \
@@ -74,8 +84,13 @@ extension LuaVM {
             B×(C·H·W).
             """) { a in
             let o = try a.options(1, allowed: ["path", "schedule", "predicts", "clip", "threshold", "threshold_max"])
-            guard let path = try o.string("path") else { throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)") }
-            guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, e.g. dode.schedule.vp())") }
+            guard let path = try o.string("path") else {
+                throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)")
+            }
+            guard let sch = try o.schedule("schedule") else {
+                throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, " +
+                                         "e.g. dode.schedule.vp())")
+            }
             let pred = try o.choice("predicts", ["eps", "x0", "v"]).flatMap(Prediction.init(rawValue:))
             let den = try UNetDenoiser.load(path: path, schedule: sch, predicts: pred)
             den.clip = try o.positive("clip")
@@ -90,14 +105,17 @@ extension LuaVM {
             a.vm.push(denoiser: den)
             return 1
         }
-        def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})", """
+        def("dode.denoiser.fn",
+            "dode.denoiser.fn(function(x, point [, cond]) ... end, " +
+            "{schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})", """
             A denoiser written in Lua. The function receives the network input and the point and returns its \
             raw output, which `predicts` converts to an x0 prediction (default: it returns x0 itself).
             """) { a in
             try a.function(1)
             let o = try a.options(2, allowed: ["schedule", "predicts", "dim", "conditional"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
-            let pred = Prediction(rawValue: try o.choice("predicts", Prediction.allCases.map(\.rawValue)) ?? "x0") ?? .x0
+            let pred = Prediction(rawValue: try o.choice("predicts", Prediction.allCases.map(\.rawValue)) ?? "x0")
+                ?? .x0
             let dim = try o.int("dim", in: 1...Int(Int32.max), "a positive integer")
             lua_pushvalue(a.L, 1)
             let ref = dode_ref(a.L)
@@ -117,7 +135,8 @@ extension LuaVM {
         }
 
         // Methods
-        def("Denoiser:__call", "den(x, point [, cond])", "The x0 prediction at point for state x (a new tensor).") { a in
+        def("Denoiser:__call", "den(x, point [, cond])",
+            "The x0 prediction at point for state x (a new tensor).") { a in
             let d = try a.denoiser(1), x = try a.tensor(2), p = try a.point(3)
             return a.push(try d.denoise(x, at: p, cond: try a.optTensorOrNumber(4)))
         }
@@ -150,7 +169,8 @@ extension LuaVM {
             let m = try a.vm.mixture(a, 1)
             let o = try a.options(3, allowed: ["s"])
             let y = try a.tensor(2)
-            return a.push(try Tensor(try m.component(y, s: try o.number("s") ?? 0).map { Double($0 + 1) }, shape: [y.shape.first ?? 0]))
+            return a.push(try Tensor(try m.component(y, s: try o.number("s") ?? 0).map { Double($0 + 1) },
+                                     shape: [y.shape.first ?? 0]))
         }
         def("Denoiser:sample", "den:sample(g, n [, {label =}])", """
             Mixtures: n exact samples of x0 (and their 1-based components), drawn from generator g.

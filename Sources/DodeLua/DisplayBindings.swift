@@ -79,23 +79,31 @@ extension LuaVM {
     /// Reads the MIME bundle (a table {mime = string}) at stack index `i` of `state` (default:
     /// the main thread); errors name `who`. Raw table access only, so no Lua error can be
     /// raised through Swift.
-    public func displayBundle(at i: Int32, in state: OpaquePointer? = nil, who: String = "dode.display") throws -> [String: Any] {
+    public func displayBundle(at i: Int32, in state: OpaquePointer? = nil,
+                              who: String = "dode.display") throws -> [String: Any] {
         let L = state ?? self.L
         let i = lua_absindex(L, i)
         guard lua_type(L, i) == LUA_TTABLE else {
-            throw LuaError("\(who): expected a MIME bundle {['text/plain'] = text, ['image/png'] = bytes, ...} (got \(LuaArgs.describe(L, i)))")
+            throw LuaError("\(who): expected a MIME bundle {['text/plain'] = text, ['image/png'] = bytes, ...} " +
+                           "(got \(LuaArgs.describe(L, i)))")
         }
         var out: [String: Any] = [:]
         var problem: String? = nil
         lua_pushnil(L)
         while problem == nil && lua_next(L, i) != 0 {
             defer { dode_pop(L, 1) }
-            guard lua_type(L, -2) == LUA_TSTRING else { problem = "a MIME bundle has a key that is not a MIME type (\(LuaArgs.describe(L, -2)))"; continue }
+            guard lua_type(L, -2) == LUA_TSTRING else {
+                problem = "a MIME bundle has a key that is not a MIME type (\(LuaArgs.describe(L, -2)))"; continue
+            }
             var klen = 0
-            let mime = String(decoding: UnsafeRawBufferPointer(start: lua_tolstring(L, -2, &klen), count: klen), as: UTF8.self)
-            guard mime.contains("/") else { problem = "a MIME bundle has the key '\(mime)', which is not a MIME type such as 'text/html'"; continue }
+            let mime = String(decoding: UnsafeRawBufferPointer(start: lua_tolstring(L, -2, &klen), count: klen),
+                              as: UTF8.self)
+            guard mime.contains("/") else {
+                problem = "a MIME bundle has the key '\(mime)', which is not a MIME type such as 'text/html'"; continue
+            }
             guard lua_type(L, -1) == LUA_TSTRING else {
-                problem = "the value of '\(mime)' in a MIME bundle must be a string (got \(LuaArgs.describe(L, -1)))"; continue
+                problem = "the value of '\(mime)' in a MIME bundle must be a string " +
+                          "(got \(LuaArgs.describe(L, -1)))"; continue
             }
             var len = 0
             let data = Data(bytes: lua_tolstring(L, -1, &len)!, count: len)
@@ -149,7 +157,9 @@ extension LuaVM {
             lua_rawget(a.L, 1)   // raw: no metamethod may raise through Swift
             let png = lua_type(a.L, -1) == LUA_TSTRING ? try a.bytes(-1) : nil
             dode_pop(a.L, 1)
-            guard let png else { throw a.fail(1, "an image from dode.image.grid (a table with its PNG bytes in `png`)") }
+            guard let png else {
+                throw a.fail(1, "an image from dode.image.grid (a table with its PNG bytes in `png`)")
+            }
             let path = try a.string(2)
             guard !path.isEmpty else { throw a.fail(2, "a file path") }
             do { try AtomicFile.write(png, to: path) } catch let e as TensorError { throw a.error(e.message) }

@@ -17,10 +17,11 @@ extension LuaVM {
             against a K-times finer teacher at exactly the student's landing points), dode.distill.targets, \
             dode.distill.load.
             """)
-        let fitKeys = ["solver", "denoiser", "x", "grid", "k", "teacher", "targets", "seed", "space", "first", "directions",
-                       "ridge", "cond", "world", "progress"]
-        def("dode.distill.fit", "dode.distill.fit{solver =, denoiser =, x = xT | {x1, x2, ...}, grid =, k = 10, teacher =, targets =, seed =, "
-                + "space = 'data' | 'eps', first = 'zero' | 'noise', directions = {'previous'}, ridge = 0, cond =, world = dode.mpi | false, progress = false}", """
+        let fitKeys = ["solver", "denoiser", "x", "grid", "k", "teacher", "targets", "seed", "space", "first",
+                       "directions", "ridge", "cond", "world", "progress"]
+        def("dode.distill.fit", "dode.distill.fit{solver =, denoiser =, x = xT | {x1, x2, ...}, grid =, k = 10, "
+                + "teacher =, targets =, seed =, space = 'data' | 'eps', first = 'zero' | 'noise', "
+                + "directions = {'previous'}, ridge = 0, cond =, world = dode.mpi | false, progress = false}", """
             Fits D-ODE coefficients. The teacher (default DDIM; iPNDM and DEIS teach themselves) runs on \
             grid:refine(k) with the solver's stage points inserted, from the same start states, and only its \
             states at the student's landing points are kept. At each evaluation λ = <Δ, T − b>/<Δ, Δ> over \
@@ -35,14 +36,17 @@ extension LuaVM {
             """) { a in
             let o = try a.options(1, allowed: fitKeys + ["exchange"])
             if o.has("exchange") {
-                throw a.error("the file exchange between processes is gone: run the script under mpirun, where every rank passes its rows as x (world = dode.mpi)")
+                throw a.error("the file exchange between processes is gone: run the script under mpirun, " +
+                              "where every rank passes its rows as x (world = dode.mpi)")
             }
             guard let den = try o.denoiser("denoiser") else { throw o.fail("denoiser", "a dode.Denoiser") }
             guard let grid = try o.grid("grid") else { throw o.fail("grid", "a dode.Grid") }
             guard let solver = try o.solver("solver") else { throw o.fail("solver", "a dode.Solver") }
             let xs: [Tensor] = try o.with("x") { i in
                 if let t = LuaArgs.tensorAt(a.L, i) { return [t] }
-                guard lua_type(a.L, i) == LUA_TTABLE else { throw o.fail("x", "a tensor or a list of tensors (batches)") }
+                guard lua_type(a.L, i) == LUA_TTABLE else {
+                    throw o.fail("x", "a tensor or a list of tensors (batches)")
+                }
                 return try a.vm.tensorList(i, args: a)
             }
             var q = Distiller.Request(solver: solver, denoiser: den, batches: xs, grid: grid)
@@ -59,7 +63,9 @@ extension LuaVM {
             }
             if o.has("targets") {
                 q.targets = try o.with("targets") { i in
-                    guard lua_type(a.L, i) == LUA_TTABLE else { throw o.fail("targets", "a list of tensors (one per evaluation)") }
+                    guard lua_type(a.L, i) == LUA_TTABLE else {
+                        throw o.fail("targets", "a list of tensors (one per evaluation)")
+                    }
                     return try a.vm.tensorList(i, args: a)
                 }
             }
@@ -78,7 +84,8 @@ extension LuaVM {
             a.vm.pushObject(FitBox(try Distiller.fit(q), base: solver), type: "dode.Fit")
             return 1
         }
-        def("dode.distill.targets", "dode.distill.targets{solver =, denoiser =, x =, grid =, k = 10, teacher =, cond =}", """
+        def("dode.distill.targets",
+            "dode.distill.targets{solver =, denoiser =, x =, grid =, k = 10, teacher =, cond =}", """
             The teacher states at every landing point of the solver's plan on grid (a list of tensors, one \
             per evaluation), computed on grid:refine(k) with stage points inserted.
             """) { a in
@@ -89,7 +96,8 @@ extension LuaVM {
             guard let solver = try o.solver("solver") else { throw o.fail("solver", "a dode.Solver") }
             let teacher = try o.solver("teacher")
             let ts = try Teacher.targets(teacher ?? Teacher.default(for: solver), den: den, x: x, grid: grid,
-                                           student: try solver.plan(grid), k: try o.int("k", in: 2...10_000, "an integer k ≥ 2") ?? 10,
+                                           student: try solver.plan(grid),
+                                           k: try o.int("k", in: 2...10_000, "an integer k ≥ 2") ?? 10,
                                            cond: try o.labels("cond"))
             lua_createtable(a.L, Int32(ts.count), 0)
             for (i, t) in ts.enumerated() { a.vm.push(t); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
@@ -109,8 +117,12 @@ extension LuaVM {
             let o = try a.options(2, allowed: ["solver"])
             let fit = try DODEFit.load(path: path)
             let base: Solver? = try o.with("solver") { i in
-                if lua_type(a.L, i) <= LUA_TNIL { return try? SolverCatalog.make(fit.solverName, text: fit.solverOptions) }
-                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw o.fail("solver", "a dode.Solver") }
+                if lua_type(a.L, i) <= LUA_TNIL {
+                    return try? SolverCatalog.make(fit.solverName, text: fit.solverOptions)
+                }
+                guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else {
+                    throw o.fail("solver", "a dode.Solver")
+                }
                 return s
             }
             a.vm.pushObject(FitBox(fit, base: base), type: "dode.Fit")
@@ -124,7 +136,10 @@ extension LuaVM {
             let f = try a.fitBox(1)
             let base: Solver
             if a.isNil(2) {
-                guard let b = f.base else { throw a.error("this fit's solver '\(f.fit.solverName)' is not built in; pass it: fit:solver(my_solver)") }
+                guard let b = f.base else {
+                    throw a.error("this fit's solver '\(f.fit.solverName)' is not built in; " +
+                                  "pass it: fit:solver(my_solver)")
+                }
                 base = b
             } else { base = try a.solverObject(2) }
             a.vm.pushObject(try f.fit.solver(base: base), type: "dode.Solver")
@@ -136,7 +151,9 @@ extension LuaVM {
             """) { a in
             try a.fitBox(1).fit.save(path: try a.string(2), version: dodeVersion); return 0
         }
-        def("Fit:table", "fit:table()", "The coefficients and residuals as readable text.") { a in a.push(try a.fitBox(1).fit.table()) }
+        def("Fit:table", "fit:table()", "The coefficients and residuals as readable text.") { a in
+            a.push(try a.fitBox(1).fit.table())
+        }
         def("Fit:__tostring", "tostring(fit)", "") { a in a.push(try a.fitBox(1).fit.table()) }
         def("Fit:__get", "fit.field", "") { a in
             let f = try a.fitBox(1).fit
@@ -145,7 +162,10 @@ extension LuaVM {
             case "lambdas":
                 if f.directions.count == 1 { return a.push(numbers: f.lambdas.map { $0[0] }) }
                 lua_createtable(a.L, Int32(f.lambdas.count), 0)
-                for (i, l) in f.lambdas.enumerated() { _ = a.push(numbers: l); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
+                for (i, l) in f.lambdas.enumerated() {
+                    _ = a.push(numbers: l)
+                    lua_rawseti(a.L, -2, lua_Integer(i + 1))
+                }
                 return 1
             case "residual_before": return a.push(numbers: f.residualBefore)
             case "residual_after": return a.push(numbers: f.residualAfter)
@@ -154,15 +174,22 @@ extension LuaVM {
             case "first": return a.push(f.first.rawValue)
             case "directions":
                 lua_createtable(a.L, Int32(f.directions.count), 0)
-                for (i, d) in f.directions.enumerated() { lua_pushstring(a.L, d.rawValue); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
+                for (i, d) in f.directions.enumerated() {
+                    lua_pushstring(a.L, d.rawValue)
+                    lua_rawseti(a.L, -2, lua_Integer(i + 1))
+                }
                 return 1
             case "warnings":
                 lua_createtable(a.L, Int32(f.warnings.count), 0)
-                for (i, w) in f.warnings.enumerated() { lua_pushstring(a.L, w); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
+                for (i, w) in f.warnings.enumerated() {
+                    lua_pushstring(a.L, w)
+                    lua_rawseti(a.L, -2, lua_Integer(i + 1))
+                }
                 return 1
             case "solver_name": return a.push(f.solverName)
             case "metadata":
-                let data = (try? JSONSerialization.data(withJSONObject: f.metadata.mapValues { "\($0)" })) ?? Data("{}".utf8)
+                let data = (try? JSONSerialization.data(withJSONObject: f.metadata.mapValues { "\($0)" }))
+                    ?? Data("{}".utf8)
                 try a.vm.decodeJSON(data, source: "metadata")
                 return 1
             default: return a.pushNil()

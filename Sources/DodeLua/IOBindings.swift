@@ -17,7 +17,10 @@ extension LuaVM {
                 case "safetensors":
                     let f = try Safetensors.read(path: path)
                     lua_createtable(a.L, 0, Int32(f.tensors.count))
-                    for (name, t) in f.tensors.sorted(by: { $0.key < $1.key }) { a.vm.push(t); lua_setfield(a.L, -2, name) }
+                    for (name, t) in f.tensors.sorted(by: { $0.key < $1.key }) {
+                        a.vm.push(t)
+                        lua_setfield(a.L, -2, name)
+                    }
                     lua_createtable(a.L, 0, Int32(f.metadata.count))
                     for (k, v) in f.metadata { lua_pushstring(a.L, v); lua_setfield(a.L, -2, k) }
                     return 2
@@ -50,9 +53,15 @@ extension LuaVM {
                             lua_pushnil(a.L)
                             while lua_next(a.L, i) != 0 {
                                 let ok = lua_type(a.L, -2) == LUA_TSTRING && lua_type(a.L, -1) == LUA_TSTRING
-                                if ok { meta[String(cString: dode_tostring(a.L, -2))] = String(cString: dode_tostring(a.L, -1)) }
+                                if ok {
+                                    let key = String(cString: dode_tostring(a.L, -2))
+                                    meta[key] = String(cString: dode_tostring(a.L, -1))
+                                }
                                 dode_pop(a.L, 1)
-                                if !ok { dode_pop(a.L, 1); throw o.fail("metadata", "a table mapping strings to strings") }
+                                if !ok {
+                                    dode_pop(a.L, 1)
+                                    throw o.fail("metadata", "a table mapping strings to strings")
+                                }
                             }
                         }
                     }
@@ -73,7 +82,8 @@ extension LuaVM {
             """) { a in
             let path = try a.string(1), text = try a.string(2)
             guard !path.isEmpty else { throw a.fail(1, "a file path") }
-            do { try AtomicFile.write(Data(text.utf8), to: path) } catch let e as TensorError { throw a.error(e.message) }
+            do { try AtomicFile.write(Data(text.utf8), to: path) }
+            catch let e as TensorError { throw a.error(e.message) }
             return a.push(path)
         }
         def("dode.json.decode", "dode.json.decode(text)", "Decodes JSON text (null becomes dode.json.null).") { a in
@@ -134,7 +144,8 @@ extension LuaVM {
             Under mpirun the rank leaves MPI properly first.
             """) { a in
             guard a.vm.callbackDepth == 0 else {
-                throw LuaError("os.exit: not allowed inside a function dode is calling (a denoiser, solver or callback); raise an error instead")
+                throw LuaError("os.exit: not allowed inside a function dode is calling " +
+                               "(a denoiser, solver or callback); raise an error instead")
             }
             let code: Int32
             switch a.type(1) {

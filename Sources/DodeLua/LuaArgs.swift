@@ -192,7 +192,9 @@ public struct LuaArgs {
                 defer { dode_pop(L, 1) }
                 guard lua_type(L, -1) == LUA_TNUMBER else { throw fail(i, "a shape table of non-negative integers") }
                 let v = dode_tonumber(L, -1)
-                guard v >= 0, v == v.rounded(), v < 9e15 else { throw fail(i, "a shape table of non-negative integers") }
+                guard v >= 0, v == v.rounded(), v < 9e15 else {
+                    throw fail(i, "a shape table of non-negative integers")
+                }
                 shape.append(Int(v))
             }
             if shape.isEmpty && !allowEmpty { throw fail(i, "a non-empty shape") }
@@ -275,7 +277,8 @@ public struct LuaOptions {
         return v
     }
 
-    public func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max, _ expected: String = "an integer") throws -> Int? {
+    public func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max,
+                    _ expected: String = "an integer") throws -> Int? {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
             guard lua_type(L, i) == LUA_TNUMBER else { throw fail(key, expected) }
@@ -300,7 +303,9 @@ public struct LuaOptions {
             guard lua_type(L, i) == LUA_TSTRING else { return "\u{0}" }
             return String(cString: dode_tostring(L, i))
         }) else { return nil }
-        guard choices.contains(s) else { throw fail(key, "one of " + choices.map { "'\($0)'" }.joined(separator: ", ")) }
+        guard choices.contains(s) else {
+            throw fail(key, "one of " + choices.map { "'\($0)'" }.joined(separator: ", "))
+        }
         return s
     }
 

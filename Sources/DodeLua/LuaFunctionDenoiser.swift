@@ -48,7 +48,8 @@ final class LuaFunctionDenoiser: Denoiser {
             throw CoreError("the denoiser function must return a tensor (got \(LuaArgs.describe(L, -1)))")
         }
         guard r.count == x.count else {
-            throw CoreError("the denoiser function returned shape \(formatShape(r.shape)) for input shape \(formatShape(x.shape))")
+            throw CoreError("the denoiser function returned shape \(formatShape(r.shape)) " +
+                            "for input shape \(formatShape(x.shape))")
         }
         try out.copy(from: r.shape == x.shape ? r : try r.reshape(x.shape))
         try prediction.toDenoised(x, p, output: out, sigmaData: schedule.sigmaData ?? 0.5)

@@ -44,7 +44,8 @@ final class LuaSolver: Solver {
             throw vm.callbackError("solver '\(name)': plan")
         }
         guard lua_type(L, -1) == LUA_TTABLE else {
-            throw CoreError("solver '\(name)': plan must return a table of orders or of evaluations (got \(LuaArgs.describe(L, -1)))")
+            throw CoreError("solver '\(name)': plan must return a table of orders or of evaluations " +
+                            "(got \(LuaArgs.describe(L, -1)))")
         }
         let t = lua_gettop(L)
         let n = Int(lua_rawlen(L, t))
@@ -57,7 +58,8 @@ final class LuaSolver: Solver {
             }
             let orders = try raw.enumerated().map { i, v -> Int in
                 guard let o = LuaArgs.exactInt(v), o >= 1, o <= 64 else {
-                    throw CoreError("solver '\(name)': plan entry \(i + 1) must be an order in 1..64 (got \(LuaArgs.formatNumber(v)))")
+                    throw CoreError("solver '\(name)': plan entry \(i + 1) must be an order in 1..64 " +
+                                    "(got \(LuaArgs.formatNumber(v)))")
                 }
                 return o
             }
@@ -69,12 +71,16 @@ final class LuaSolver: Solver {
         for i in 1...n {
             lua_rawgeti(L, t, lua_Integer(i))
             defer { dode_pop(L, 1) }
-            guard lua_type(L, -1) == LUA_TTABLE else { throw CoreError("solver '\(name)': plan entry \(i) is not a table") }
+            guard lua_type(L, -1) == LUA_TTABLE else {
+                throw CoreError("solver '\(name)': plan entry \(i) is not a table")
+            }
             let e = lua_gettop(L)
             func field<T>(_ key: String, _ read: (Int32) -> T?) throws -> T {
                 lua_getfield(L, e, key)
                 defer { dode_pop(L, 1) }
-                guard let v = read(lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'") }
+                guard let v = read(lua_gettop(L)) else {
+                    throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'")
+                }
                 return v
             }
             /// An optional integer field: absent gives `default`, present must be an exact integer.
@@ -82,7 +88,10 @@ final class LuaSolver: Solver {
                 lua_getfield(L, e, key)
                 defer { dode_pop(L, 1) }
                 if lua_type(L, -1) <= LUA_TNIL { return `default` }
-                guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) has an invalid '\(key)' (\(LuaArgs.describe(L, -1)))") }
+                guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else {
+                    throw CoreError("solver '\(name)': plan entry \(i) has an invalid '\(key)' " +
+                                    "(\(LuaArgs.describe(L, -1)))")
+                }
                 return v
             }
             let step = try field("step") { LuaArgs.exactInt(L, $0) }
@@ -91,13 +100,18 @@ final class LuaSolver: Solver {
             let lands = try field("lands") { LuaVM.object(L, $0, "dode.Point", as: PointBox.self)?.p }
             let order = try optionalInt("order", 1)
             guard stage >= 1, stage <= 64, order >= 1, order <= 64 else {
-                throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 (got stage \(stage), order \(order))")
+                throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 " +
+                                "(got stage \(stage), order \(order))")
             }
             lua_getfield(L, e, "final")
             let finalType = lua_type(L, -1), final = finalType == LUA_TBOOLEAN ? lua_toboolean(L, -1) != 0 : true
             dode_pop(L, 1)
-            guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else { throw CoreError("solver '\(name)': plan entry \(i) has a non-boolean 'final'") }
-            guard step >= 1 && step <= grid.steps else { throw CoreError("solver '\(name)': plan entry \(i) has step \(step), outside 1..\(grid.steps)") }
+            guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else {
+                throw CoreError("solver '\(name)': plan entry \(i) has a non-boolean 'final'")
+            }
+            guard step >= 1 && step <= grid.steps else {
+                throw CoreError("solver '\(name)': plan entry \(i) has step \(step), outside 1..\(grid.steps)")
+            }
             evs.append(Evaluation(step: step - 1, stage: stage - 1, at: at, lands: lands, order: order, final: final))
         }
         let orders = (0..<grid.steps).map { s in evs.last { $0.step == s }?.order ?? 1 }

@@ -30,7 +30,9 @@ extension LuaVM {
             if a.isNumber(1) {
                 return a.push(try w.allreduce([try a.number(1)], op: op)[0])
             }
-            guard a.isTable(1), let v = LuaArgs.numberList(a.L, 1) else { throw a.fail(1, "a number, a list of numbers or a tensor") }
+            guard a.isTable(1), let v = LuaArgs.numberList(a.L, 1) else {
+                throw a.fail(1, "a number, a list of numbers or a tensor")
+            }
             try w.requireSame("list lengths", [Int64(v.count)]) { "\($0[0]) numbers" }
             return a.push(numbers: try w.allreduce(v, op: op))
         }
@@ -50,7 +52,9 @@ extension LuaVM {
             var n = Int64(text.count)
             try withUnsafeMutableBytes(of: &n) { try w.broadcast(bytes: $0.baseAddress!, count: 8, root: root) }
             if w.rank != root { text = [UInt8](repeating: 0, count: Int(n)) }
-            if n > 0 { try text.withUnsafeMutableBytes { try w.broadcast(bytes: $0.baseAddress!, count: $0.count, root: root) } }
+            if n > 0 {
+                try text.withUnsafeMutableBytes { try w.broadcast(bytes: $0.baseAddress!, count: $0.count, root: root) }
+            }
             try a.vm.decodeJSON(Data(text), source: "the broadcast value")
             return 1
         }
@@ -95,7 +99,8 @@ extension LuaVM {
             let o = try a.options(next, allowed: ["dtype", "offset"])
             let off = try o.int("offset", in: 0...Int(Int32.max), "a non-negative integer") ?? 0
             let r = World.current.rows(of: shape[0])
-            return a.push(try g.randn([r.count] + shape.dropFirst(), dtype: try o.dtype() ?? .float64, offset: off + r.lowerBound))
+            return a.push(try g.randn([r.count] + shape.dropFirst(), dtype: try o.dtype() ?? .float64,
+                                      offset: off + r.lowerBound))
         }
         def("dode.mpi.save", "dode.mpi.save(path, x)", """
             Gathers every rank's rows of x (a tensor; for .safetensors a table {name = tensor}) and writes \
@@ -123,7 +128,9 @@ extension LuaVM {
             let n = lua_gettop(L)
             _ = dode_getglobal(L, "print")
             dode_insert(L, 1)
-            if dode_pcall(L, n, 0, 0) != LUA_OK { throw a.error(dode_tostring(L, -1).map { String(cString: $0) } ?? "print failed") }
+            if dode_pcall(L, n, 0, 0) != LUA_OK {
+                throw a.error(dode_tostring(L, -1).map { String(cString: $0) } ?? "print failed")
+            }
             return 0
         }
     }

@@ -16,7 +16,8 @@ extension LuaVM {
             are split).
             """) { a in
             let o = try a.options(3, allowed: ["world"])
-            return a.push(try Metrics.rmse(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
+            return a.push(try Metrics.rmse(try a.tensor(1), try a.tensor(2),
+                                           world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.per_sample", "dode.metrics.per_sample(a, b)", """
             Per-sample RMS errors as a tensor (row i: √(mean_j (a_ij − b_ij)²)).
@@ -28,7 +29,8 @@ extension LuaVM {
             Median over samples of the per-sample RMS error.
             """) { a in
             let o = try a.options(3, allowed: ["world"])
-            return a.push(try Metrics.medianError(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
+            return a.push(try Metrics.medianError(try a.tensor(1), try a.tensor(2),
+                                                  world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.mode_mismatch", "dode.metrics.mode_mismatch(den, a, b)", """
             Mixtures: the fraction of samples whose most likely component differs between a and the \
@@ -36,7 +38,9 @@ extension LuaVM {
             """) { a in
             let m = try a.vm.mixture(a, 1)
             let x = try a.tensor(2), y = try a.tensor(3)
-            guard x.shape == y.shape else { throw a.error("shapes \(formatShape(x.shape)) and \(formatShape(y.shape)) differ") }
+            guard x.shape == y.shape else {
+                throw a.error("shapes \(formatShape(x.shape)) and \(formatShape(y.shape)) differ")
+            }
             guard x.rank == 2, x.shape[0] >= 1 else { throw a.fail(2, "a non-empty N×d tensor") }
             if x.hasNonFinite() || y.hasNonFinite() { throw a.error("the samples contain NaN or Inf") }
             let ca = try m.component(x), cb = try m.component(y)
@@ -49,11 +53,14 @@ extension LuaVM {
             let x = try a.tensor(1), y = try a.tensor(2)
             let o = try a.options(3, allowed: ["gen", "projections", "world"])
             let g: Generator = try o.with("gen") { i in
-                guard let gg = LuaVM.object(a.L, i, "dode.Generator", as: Generator.self) else { throw o.fail("gen", "a dode.Generator") }
+                guard let gg = LuaVM.object(a.L, i, "dode.Generator", as: Generator.self) else {
+                    throw o.fail("gen", "a dode.Generator")
+                }
                 return gg
             }
-            return a.push(try Metrics.slicedWasserstein(x, y, projections: try o.int("projections", in: 1...100_000, "an integer in 1..100000") ?? 128,
-                                                        generator: g, world: try a.vm.worldOption(o, byDefault: false)))
+            return a.push(try Metrics.slicedWasserstein(
+                x, y, projections: try o.int("projections", in: 1...100_000, "an integer in 1..100000") ?? 128,
+                generator: g, world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.mmd", "dode.metrics.mmd(a, b [, {bandwidth =, world =}])", """
             Unbiased MMD² with an RBF kernel (median-heuristic bandwidth by default). Returns mmd² and the \
@@ -69,15 +76,19 @@ extension LuaVM {
             + tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½).
             """) { a in
             let o = try a.options(3, allowed: ["world"])
-            return a.push(try Metrics.frechet(try a.tensor(1), try a.tensor(2), world: try a.vm.worldOption(o, byDefault: false)))
+            return a.push(try Metrics.frechet(try a.tensor(1), try a.tensor(2),
+                                              world: try a.vm.worldOption(o, byDefault: false)))
         }
         def("dode.metrics.frechet_gaussian", "dode.metrics.frechet_gaussian(mu1, cov1, mu2, cov2)", """
             Fréchet distance between two Gaussians given by means (d) and covariances (d×d).
             """) { a in
             let m1 = try a.tensor(1), c1 = try a.tensor(2), m2 = try a.tensor(3), c2 = try a.tensor(4)
             let d = m1.count
-            guard m2.count == d, c1.count == d * d, c2.count == d * d, d >= 1 else { throw a.error("expected means of size d and d×d covariances") }
-            return a.push(try Metrics.frechet(mu1: m1.toArray(), cov1: c1.toArray(), mu2: m2.toArray(), cov2: c2.toArray(), d: d))
+            guard m2.count == d, c1.count == d * d, c2.count == d * d, d >= 1 else {
+                throw a.error("expected means of size d and d×d covariances")
+            }
+            return a.push(try Metrics.frechet(mu1: m1.toArray(), cov1: c1.toArray(), mu2: m2.toArray(),
+                                              cov2: c2.toArray(), d: d))
         }
         def("dode.metrics.nll", "dode.metrics.nll(den, x)", """
             Mixtures: the mean negative log-likelihood of the rows of x under the mixture (nats).
@@ -116,16 +127,21 @@ extension LuaVM {
             (N×1×32×32 or N×1024, x = pixel/127.5 − 1, padded as dode.data.fashion gives them).
             """) { a in
             let x = try a.tensor(1)
-            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else { throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images") }
+            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else {
+                throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images")
+            }
             let net = try a.vm.classifier("fashion_classifier")
             let flat = try x.contiguous().reshape([x.shape[0], 1024])
-            return a.push(try net.forward(flat, labels: [0], output: net.config["features"] as? String ?? "feat").to(.float64))
+            return a.push(try net.forward(flat, labels: [0], output: net.config["features"] as? String ?? "feat")
+                .to(.float64))
         }
         def("dode.features.fashion_logits", "dode.features.fashion_logits(x)", """
             Class logits (N×10) of the built-in Fashion-MNIST classifier.
             """) { a in
             let x = try a.tensor(1)
-            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else { throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images") }
+            guard x.rank >= 2, x.shape[0] >= 1, x.count == x.shape[0] * 1024 else {
+                throw a.fail(1, "an N×1×32×32 (or N×1024) tensor of images")
+            }
             let flat = try x.contiguous().reshape([x.shape[0], 1024])
             return a.push(try a.vm.classifier("fashion_classifier").forward(flat, labels: [0]).to(.float64))
         }
@@ -134,19 +150,24 @@ extension LuaVM {
             Images: dode.image.grid (PNG sample grids, shown inline in a notebook), dode.image.save, \
             dode.image.read.
             """)
-        def("dode.image.grid", "dode.image.grid(x, {path =, height = 8, width = 8, channels = 1, columns = 8, scale = 4, range = {-1, 1}, pad = 1})", """
+        def("dode.image.grid",
+            "dode.image.grid(x, {path =, height = 8, width = 8, channels = 1, columns = 8, scale = 4, " +
+            "range = {-1, 1}, pad = 1})", """
             A PNG grid of the images in x (N samples of channels×height×width values, CHW order), values \
             mapped from range to 0..255. Returns an image object (fields png, width, height, channels, path; \
             img:save(path)) that a notebook shows inline; with `path` the PNG is also written there \
             (atomically).
             """) { a in
             let x = try a.tensor(1)
-            let o = try a.options(2, allowed: ["path", "height", "width", "channels", "columns", "scale", "range", "pad"])
+            let o = try a.options(2, allowed: ["path", "height", "width", "channels", "columns", "scale",
+                                               "range", "pad"])
             let path = try o.string("path")
             if let path, path.isEmpty { throw o.fail("path", "a file path ending in .png") }
             var lo = -1.0, hi = 1.0
             if o.has("range") {
-                guard let r = try o.numbers("range"), r.count == 2, r[1] > r[0] else { throw o.fail("range", "{lo, hi} with hi > lo") }
+                guard let r = try o.numbers("range"), r.count == 2, r[1] > r[0] else {
+                    throw o.fail("range", "{lo, hi} with hi > lo")
+                }
                 lo = r[0]; hi = r[1]
             }
             let c = try o.int("channels", in: 1...3, "1 or 3") ?? 1
@@ -154,8 +175,10 @@ extension LuaVM {
             let side = Int(Double(n0 > 0 ? x.count / n0 / c : 64).squareRoot())
             let h = try o.int("height", in: 1...4096, "an integer in 1..4096") ?? side
             let w = try o.int("width", in: 1...4096, "an integer in 1..4096") ?? side
-            let g = try ImageGrid.render(x, height: h, width: w, channels: c, columns: try o.int("columns", in: 1...1024, "an integer in 1..1024") ?? 8,
-                                         scale: try o.int("scale", in: 1...64, "an integer in 1..64") ?? 4, lo: lo, hi: hi,
+            let g = try ImageGrid.render(x, height: h, width: w, channels: c,
+                                         columns: try o.int("columns", in: 1...1024, "an integer in 1..1024") ?? 8,
+                                         scale: try o.int("scale", in: 1...64, "an integer in 1..64") ?? 4,
+                                         lo: lo, hi: hi,
                                          pad: try o.int("pad", in: 0...64, "an integer in 0..64") ?? 1)
             let png = try PNG.encode(pixels: g.pixels, width: g.width, height: g.height, channels: c)
             if let path { try AtomicFile.write(png, to: path) }

@@ -23,7 +23,8 @@ extension LuaVM {
             let o = try a.options(1, allowed: ["schedule"])
             let dir = Assets.path("Models/digits_mlp")
             let net = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
-            let sch = try o.schedule("schedule") ?? (try Schedule.fromModelConfig(net.config, source: dir + "/config.json"))
+            let sch = try o.schedule("schedule")
+                ?? (try Schedule.fromModelConfig(net.config, source: dir + "/config.json"))
             a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, name: "digits"))
             return 1
         }
@@ -34,14 +35,16 @@ extension LuaVM {
             """) { a in
             let o = try a.options(1, allowed: ["schedule"])
             let sch = try o.schedule("schedule") ?? (try Schedule.vp())
-            a.vm.push(denoiser: try UNetDenoiser.load(path: Assets.path("Models/fashion_unet"), schedule: sch, predicts: nil))
+            a.vm.push(denoiser: try UNetDenoiser.load(path: Assets.path("Models/fashion_unet"), schedule: sch,
+                                                      predicts: nil))
             return 1
         }
         doc("dode.data", "dode.data", """
             Built-in data: dode.data.path(name), dode.data.digits(), dode.data.fashion{...}, \
             dode.data.mixture(name).
             """)
-        def("dode.data.fashion", "dode.data.fashion{split = 'test' | 'train', n = all, folder = '/usr/share/datasets/fashion-mnist'}", """
+        def("dode.data.fashion",
+            "dode.data.fashion{split = 'test' | 'train', n = all, folder = '/usr/share/datasets/fashion-mnist'}", """
             Fashion-MNIST images as the built-in U-Net sees them (28×28 padded with background to 32×32, x = \
             pixel/127.5 − 1; an n×1×32×32 tensor, the first n of the split) and their labels 0..9. Reads the \
             IDX files of Debian's dataset-fashion-mnist (Scripts/dode installs it). Credit: H. Xiao, K. \
@@ -73,7 +76,9 @@ extension LuaVM {
             ...).
             """) { a in
             let name = try a.string(1), s = try a.schedule(2)
-            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else { throw a.fail(1, "a mixture name") }
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw a.fail(1, "a mixture name")
+            }
             a.vm.push(denoiser: try MixtureDenoiser.load(path: Assets.path("Data/mixtures/\(name).json"), schedule: s))
             return 1
         }

@@ -6,7 +6,9 @@ import Foundation
 extension LuaVM {
     func installReferenceBindings() {
         doc("dode.reference", "dode.reference", "The exact probability-flow reference: dode.reference.solve.")
-        def("dode.reference.solve", "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, progress = false}])", """
+        def("dode.reference.solve",
+            "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, " +
+            "progress = false}])", """
             Integrates dy/ds = (y − D(y, s))/s from point `from` to point `to` with adaptive Dormand–Prince \
             5(4) (scipy's error control over the whole state; slope 0 at s = 0). x and the result are in the \
             schedule's space. Returns the state and {steps=, rejected=, evaluations=}.
@@ -25,7 +27,8 @@ extension LuaVM {
             } : nil
             let (y, st) = try ReferenceSolver.solve(d, x, from: from, to: to, rtol: try o.positive("rtol") ?? 1e-9,
                                                     atol: try o.positive("atol"), cond: try o.labels("cond"),
-                                                    maxSteps: try o.int("max_steps", in: 1...100_000_000, "a positive integer") ?? 1_000_000,
+                                                    maxSteps: try o.int("max_steps", in: 1...100_000_000,
+                                                                        "a positive integer") ?? 1_000_000,
                                                     progress: report)
             _ = a.push(y)
             lua_createtable(a.L, 0, 3)

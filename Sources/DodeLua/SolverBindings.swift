@@ -13,10 +13,12 @@ extension LuaVM {
     func installSolverBindings() {
         doc("dode.solver", "dode.solver", "ODE solvers: "
             + SolverCatalog.entries.map(\.name).joined(separator: ", ")
-            + ", make(name, opts), list(), and define (a solver written in Lua). Each has :sample(den, x, grid, opts), :plan(grid), :start(grid, x).")
+            + ", make(name, opts), list(), and define (a solver written in Lua). "
+            + "Each has :sample(den, x, grid, opts), :plan(grid), :start(grid, x).")
         for entry in SolverCatalog.entries {
             def("dode.solver.\(entry.name)", entry.signature, LuaVM.solverHelp(entry)) { a in
-                a.vm.pushObject(try entry.make(try a.solverOptions(a.options(1, allowed: entry.options.map(\.name)), entry)), type: "dode.Solver")
+                let o = try a.options(1, allowed: entry.options.map(\.name))
+                a.vm.pushObject(try entry.make(try a.solverOptions(o, entry)), type: "dode.Solver")
                 return 1
             }
         }
@@ -26,9 +28,11 @@ extension LuaVM {
             """) { a in
             let name = try a.string(1)
             guard let entry = SolverCatalog.entry(name) else {
-                throw a.fail(1, "the name of a built-in solver (" + SolverCatalog.entries.map(\.name).joined(separator: ", ") + ")")
+                throw a.fail(1, "the name of a built-in solver (" +
+                                SolverCatalog.entries.map(\.name).joined(separator: ", ") + ")")
             }
-            a.vm.pushObject(try entry.make(try a.solverOptions(a.options(2, allowed: entry.options.map(\.name)), entry)), type: "dode.Solver")
+            let o = try a.options(2, allowed: entry.options.map(\.name))
+            a.vm.pushObject(try entry.make(try a.solverOptions(o, entry)), type: "dode.Solver")
             return 1
         }
         def("dode.solver.list", "dode.solver.list()", """
@@ -56,7 +60,9 @@ extension LuaVM {
             }
             return 1
         }
-        def("dode.solver.define", "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, history = 4, options = {}}", """
+        def("dode.solver.define",
+            "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, " +
+            "history = 4, options = {}}", """
             A solver written in Lua. plan(grid) returns one order per step (one evaluation each) or a list \
             of evaluations {step =, stage =, at = point, lands = point, order =, final =} (1-based). \
             update(ctx) returns the landing state, given ctx = {k, step, stage, order, final, at, lands, x, \
@@ -70,7 +76,10 @@ extension LuaVM {
                 lua_pushvalue(a.L, i); return dode_ref(a.L)
             }
             let updateRef: Int32 = try o.with("update") { i in
-                guard lua_type(a.L, i) == LUA_TFUNCTION else { dode_unref(a.L, planRef); throw o.fail("update", "a function(ctx)") }
+                guard lua_type(a.L, i) == LUA_TFUNCTION else {
+                    dode_unref(a.L, planRef)
+                    throw o.fail("update", "a function(ctx)")
+                }
                 lua_pushvalue(a.L, i); return dode_ref(a.L)
             }
             var opts: [String: String] = [:]
@@ -80,7 +89,8 @@ extension LuaVM {
                     while lua_next(a.L, i) != 0 {
                         if lua_type(a.L, -2) == LUA_TSTRING {
                             var len = 0
-                            opts[String(cString: dode_tostring(a.L, -2))] = dode_tolstring_meta(a.L, -1, &len).map { String(cString: $0) } ?? "?"
+                            opts[String(cString: dode_tostring(a.L, -2))] =
+                                dode_tolstring_meta(a.L, -1, &len).map { String(cString: $0) } ?? "?"
                             dode_pop(a.L, 1)
                         }
                         dode_pop(a.L, 1)
@@ -88,7 +98,8 @@ extension LuaVM {
                 } else if lua_type(a.L, i) != LUA_TNIL { throw o.fail("options", "a table") }
             }
             a.vm.pushObject(LuaSolver(vm: a.vm, name: name, planRef: planRef, updateRef: updateRef,
-                                      depth: try o.int("history", in: 1...64, "an integer in 1..64") ?? 4, options: opts), type: "dode.Solver")
+                                      depth: try o.int("history", in: 1...64, "an integer in 1..64") ?? 4,
+                                      options: opts), type: "dode.Solver")
             return 1
         }
 
@@ -104,7 +115,9 @@ extension LuaVM {
             let cond = try o.with("cond") { i -> Tensor? in
                 if lua_type(a.L, i) <= LUA_TNIL { return nil }
                 if lua_type(a.L, i) == LUA_TNUMBER { return Tensor.scalar(dode_tonumber(a.L, i)) }
-                guard let t = LuaArgs.tensorAt(a.L, i) else { throw o.fail("cond", "class labels (a number or a tensor)") }
+                guard let t = LuaArgs.tensorAt(a.L, i) else {
+                    throw o.fail("cond", "class labels (a number or a tensor)")
+                }
                 return t
             }
             let cb = try a.vm.callbackRef(o, "callback")
@@ -141,16 +154,23 @@ extension LuaVM {
             for (k, v) in s.options { lua_pushstring(a.L, v); lua_setfield(a.L, -2, k) }
             return 1
         }
-        def("Solver:__tostring", "tostring(solver)", "") { a in a.push("dode.Solver " + (try a.solverObject(1)).summary) }
+        def("Solver:__tostring", "tostring(solver)", "") { a in
+            a.push("dode.Solver " + (try a.solverObject(1)).summary)
+        }
 
         // Stepper
-        def("Stepper:done", "st:done()", "True when every evaluation of the plan has been consumed.") { a in a.push(try a.stepper(1).run.done) }
+        def("Stepper:done", "st:done()", "True when every evaluation of the plan has been consumed.") { a in
+            a.push(try a.stepper(1).run.done)
+        }
         def("Stepper:point", "st:point()", "The point of the next evaluation.") { a in
             let r = try a.stepper(1).run
             guard let e = r.next else { throw a.error("the run is finished") }
             return a.push(e.at)
         }
-        def("Stepper:x", "st:x()", "The current state (where the next evaluation happens; the result once done).") { a in a.push(try a.stepper(1).run.state) }
+        def("Stepper:x", "st:x()",
+            "The current state (where the next evaluation happens; the result once done).") { a in
+            a.push(try a.stepper(1).run.state)
+        }
         def("Stepper:k", "st:k()", "Number of evaluations consumed so far.") { a in a.push(try a.stepper(1).run.k) }
         def("Stepper:evaluation", "st:evaluation()", """
             The next evaluation: {step, stage, order, final, at, lands} (1-based).
@@ -188,7 +208,9 @@ extension LuaVM {
             case LUA_TTABLE:
                 guard let v = LuaArgs.numberList(L, i) else { throw o.fail("keep", "true or a list of grid indices") }
                 return Set(try v.map { x in
-                    guard x == x.rounded(), x >= 1, x <= Double(g.count) else { throw o.fail("keep", "grid indices in 1..\(g.count)") }
+                    guard x == x.rounded(), x >= 1, x <= Double(g.count) else {
+                        throw o.fail("keep", "grid indices in 1..\(g.count)")
+                    }
                     return Int(x) - 1
                 })
             default: throw o.fail("keep", "true or a list of grid indices")
@@ -241,7 +263,10 @@ extension LuaVM {
     func pushPlan(_ p: Plan, solver: Solver) {
         lua_createtable(L, 0, 4)
         lua_createtable(L, Int32(p.stepOrders.count), 0)
-        for (i, o) in p.stepOrders.enumerated() { lua_pushinteger(L, lua_Integer(o)); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        for (i, o) in p.stepOrders.enumerated() {
+            lua_pushinteger(L, lua_Integer(o))
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
         lua_setfield(L, -2, "orders")
         lua_pushinteger(L, lua_Integer(p.nfe)); lua_setfield(L, -2, "nfe")
         lua_createtable(L, Int32(p.nfe), 0)
@@ -290,7 +315,9 @@ extension LuaArgs {
     }
 
     func solverObject(_ i: Int32) throws -> Solver {
-        guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw fail(i, "a dode.Solver") }
+        guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else {
+            throw fail(i, "a dode.Solver")
+        }
         return s
     }
     func stepper(_ i: Int32) throws -> StepperBox {

@@ -25,7 +25,8 @@ extension LuaVM {
             let o = try a.options(next + 1, allowed: ["dtype"])
             return a.push(try Tensor.full(shape, v, dtype: try o.dtype() ?? .float64))
         }
-        def("dode.linspace", "dode.linspace(a, b, n [, {dtype=}])", "`n` evenly spaced values from a to b inclusive.") { a in
+        def("dode.linspace", "dode.linspace(a, b, n [, {dtype=}])",
+            "`n` evenly spaced values from a to b inclusive.") { a in
             let lo = try a.finite(1), hi = try a.finite(2), n = try a.nonNegativeInt(3)
             let o = try a.options(4, allowed: ["dtype"])
             return a.push(try Tensor.linspace(lo, hi, n, dtype: try o.dtype() ?? .float64))
@@ -63,7 +64,8 @@ extension LuaVM {
             let dim = a.isNil(2) ? 1 : try a.positiveInt(2)
             return a.push(try Tensor.cat(ts, dim: dim - 1))
         }
-        def("dode.stack", "dode.stack({t1, t2, ...})", "Stacks equal-shaped tensors along a new first dimension.") { a in
+        def("dode.stack", "dode.stack({t1, t2, ...})",
+            "Stacks equal-shaped tensors along a new first dimension.") { a in
             a.push(try Tensor.stack(try a.vm.tensorList(1, args: a)))
         }
         def("dode.mm", "dode.mm(a, b)", "Matrix product of two 2-D tensors (OpenBLAS).") { a in
@@ -126,11 +128,14 @@ extension LuaVM {
         guard lua_type(L, idx) == LUA_TTABLE else {
             throw a.error("argument 1 must contain only numbers and tables (found \(LuaArgs.describe(L, idx)))")
         }
-        guard depth < LuaArgs.maxRank else { throw a.error("argument 1 is nested deeper than \(LuaArgs.maxRank) levels") }
+        guard depth < LuaArgs.maxRank else {
+            throw a.error("argument 1 is nested deeper than \(LuaArgs.maxRank) levels")
+        }
         let n = Int(lua_rawlen(L, idx))
         if depth == shape.count { shape.append(n) }
         else if shape[depth] != n {
-            throw a.error("argument 1 is not rectangular (rows of length \(shape[depth]) and \(n) at depth \(depth + 1))")
+            throw a.error("argument 1 is not rectangular " +
+                          "(rows of length \(shape[depth]) and \(n) at depth \(depth + 1))")
         }
         let abs = lua_absindex(L, idx)
         for k in 0..<n {
@@ -152,7 +157,9 @@ extension LuaVM {
             lua_rawgeti(L, idx, lua_Integer(k))
             let t = LuaArgs.tensorAt(L, -1)
             dode_pop(L, 1)
-            guard let t else { throw a.error("\(a.label(idx)) must be a table of tensors (entry \(k) is not a tensor)") }
+            guard let t else {
+                throw a.error("\(a.label(idx)) must be a table of tensors (entry \(k) is not a tensor)")
+            }
             out.append(t)
         }
         return out

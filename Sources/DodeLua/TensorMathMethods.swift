@@ -53,7 +53,9 @@ extension LuaVM {
         // MARK: elementwise math (new tensors, and `_` in-place forms)
         for op in UnaryOp.allCases {
             let n = op.rawValue
-            def("Tensor:\(n)", "x:\(n)()", "Elementwise \(n), as a new tensor.") { a in a.push(try a.tensor(1).map(op)) }
+            def("Tensor:\(n)", "x:\(n)()", "Elementwise \(n), as a new tensor.") { a in
+                a.push(try a.tensor(1).map(op))
+            }
             def("Tensor:\(n)_", "x:\(n)_()", "Elementwise \(n), in place; returns x.") { a in
                 let t = try a.tensor(1); t.mapInPlace(op); lua_settop(a.L, 1); return 1
             }
@@ -63,7 +65,8 @@ extension LuaVM {
             if a.isNumber(2) { return a.push(Tensor.binary(.pow, t, scalar: try a.number(2))) }
             return a.push(try Tensor.binary(.pow, t, try a.tensor(2)))
         }
-        def("Tensor:clamp", "x:clamp(lo, hi)", "Elementwise clamp into [lo, hi] (either may be nil), as a new tensor.") { a in
+        def("Tensor:clamp", "x:clamp(lo, hi)",
+            "Elementwise clamp into [lo, hi] (either may be nil), as a new tensor.") { a in
             let t = try a.tensor(1)
             let lo = try a.optNumber(2), hi = try a.optNumber(3)
             if let lo, let hi, lo > hi { throw a.error("lower bound \(lo) is above upper bound \(hi)") }

@@ -11,12 +11,14 @@ extension LuaVM {
                 if let t = LuaArgs.tensorAt(a.L, 1) {
                     if a.isNumber(2) { return a.push(Tensor.binary(op, t, scalar: try a.number(2))) }
                     guard let u = LuaArgs.tensorAt(a.L, 2) else {
-                        throw LuaError("dode.Tensor: cannot apply '\(mm.dropFirst(2))' to a tensor and \(a.describe(2))")
+                        throw LuaError("dode.Tensor: cannot apply '\(mm.dropFirst(2))' to a tensor " +
+                                       "and \(a.describe(2))")
                     }
                     return a.push(try Tensor.binary(op, t, u))
                 }
                 guard let u = LuaArgs.tensorAt(a.L, 2), a.isNumber(1) else {
-                    throw LuaError("dode.Tensor: cannot apply '\(mm.dropFirst(2))' to \(a.describe(1)) and \(a.describe(2))")
+                    throw LuaError("dode.Tensor: cannot apply '\(mm.dropFirst(2))' to \(a.describe(1)) " +
+                                   "and \(a.describe(2))")
                 }
                 return a.push(Tensor.binary(op, u, scalar: try a.number(1), scalarFirst: true))
             }

@@ -15,9 +15,15 @@ extension LuaVM {
         def("Tensor:dim", "x:dim()", "Number of dimensions.") { a in a.push(try a.tensor(1).rank) }
         def("Tensor:numel", "x:numel()", "Number of elements.") { a in a.push(try a.tensor(1).count) }
         def("Tensor:dtype", "x:dtype()", "'float64' or 'float32'.") { a in a.push(try a.tensor(1).dtype.rawValue) }
-        def("Tensor:clone", "x:clone()", "A contiguous copy that shares nothing with x.") { a in a.push(try a.tensor(1).clone()) }
-        def("Tensor:contiguous", "x:contiguous()", "x itself when contiguous, else a contiguous copy.") { a in a.push(try a.tensor(1).contiguous()) }
-        def("Tensor:is_contiguous", "x:is_contiguous()", "True when x is dense row-major.") { a in a.push(try a.tensor(1).isContiguous) }
+        def("Tensor:clone", "x:clone()", "A contiguous copy that shares nothing with x.") { a in
+            a.push(try a.tensor(1).clone())
+        }
+        def("Tensor:contiguous", "x:contiguous()", "x itself when contiguous, else a contiguous copy.") { a in
+            a.push(try a.tensor(1).contiguous())
+        }
+        def("Tensor:is_contiguous", "x:is_contiguous()", "True when x is dense row-major.") { a in
+            a.push(try a.tensor(1).isContiguous)
+        }
         def("Tensor:double", "x:double()", "A Float64 copy.") { a in a.push(try a.tensor(1).clone(dtype: .float64)) }
         def("Tensor:float", "x:float()", "A Float32 copy.") { a in a.push(try a.tensor(1).clone(dtype: .float32)) }
         def("Tensor:reshape", "x:reshape(d1, d2, ...) or x:reshape({d1, ...})", """
@@ -27,13 +33,17 @@ extension LuaVM {
             var shape: [Int] = []
             if a.isTable(2) {
                 let n = Int(lua_rawlen(a.L, 2))
-                guard n >= 1 && n <= LuaArgs.maxRank else { throw a.fail(2, "a shape table of 1 to \(LuaArgs.maxRank) sizes") }
+                guard n >= 1 && n <= LuaArgs.maxRank else {
+                    throw a.fail(2, "a shape table of 1 to \(LuaArgs.maxRank) sizes")
+                }
                 for k in 1...n {
                     lua_rawgeti(a.L, 2, lua_Integer(k))
                     let ok = lua_type(a.L, -1) == LUA_TNUMBER
                     let v = ok ? dode_tonumber(a.L, -1) : .nan
                     dode_pop(a.L, 1)
-                    guard ok, v == v.rounded(), v >= -1, v < 9e15 else { throw a.fail(2, "a shape table of integers (-1 for one inferred size)") }
+                    guard ok, v == v.rounded(), v >= -1, v < 9e15 else {
+                        throw a.fail(2, "a shape table of integers (-1 for one inferred size)")
+                    }
                     shape.append(Int(v))
                 }
             } else {
@@ -71,7 +81,8 @@ extension LuaVM {
             let i = try a.index(3, size: t.shape[d])
             return a.push(try t.select(d, i))
         }
-        def("Tensor:transpose", "x:transpose([d1, d2])", "Swaps two dimensions (default 1 and 2) without copying.") { a in
+        def("Tensor:transpose", "x:transpose([d1, d2])",
+            "Swaps two dimensions (default 1 and 2) without copying.") { a in
             let t = try a.tensor(1)
             guard t.rank >= 1 else { throw a.fail(1, "a tensor with at least one dimension") }
             let d1 = a.isNil(2) ? 0 : try a.index(2, size: t.rank, what: "a dimension")

@@ -18,7 +18,8 @@ public final class MPIWorld: Communicator {
     public static var launched: Bool {
         let env = ProcessInfo.processInfo.environment
         if let f = env["DODE_MPI"] { return f == "1" }
-        return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "MPI_LOCALNRANKS"].contains { env[$0] != nil }
+        return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "MPI_LOCALNRANKS"]
+            .contains { env[$0] != nil }
     }
 
     /// Starts MPI when the process was launched by mpirun (see `launched`), or returns nil.
@@ -40,7 +41,8 @@ public final class MPIWorld: Communicator {
         rank = Int(r); size = Int(n); localSize = Int(l)
         var buf = [CChar](repeating: 0, count: 512)
         dode_mpi_library(&buf, Int32(buf.count))
-        library = String(cString: buf).split(separator: ",").first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "MPI"
+        library = String(cString: buf).split(separator: ",").first
+            .map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "MPI"
     }
 
     public var summary: String { "MPI (\(library)), \(size) rank\(size == 1 ? "" : "s"), \(localSize) on this node" }
@@ -54,7 +56,9 @@ public final class MPIWorld: Communicator {
 
     /// MPI counts are 32-bit.
     private func int32(_ n: Int, _ what: String) throws -> Int32 {
-        guard n >= 0, n <= Int(Int32.max) else { throw TensorError("\(what): \(n) elements exceed MPI's 32-bit counts; split the data") }
+        guard n >= 0, n <= Int(Int32.max) else {
+            throw TensorError("\(what): \(n) elements exceed MPI's 32-bit counts; split the data")
+        }
         return Int32(n)
     }
 
@@ -92,7 +96,8 @@ public final class MPIWorld: Communicator {
         let l = try layout(bytes.count)
         var recv = [UInt8](repeating: 0, count: Swift.max(l.total, 1))
         try bytes.withUnsafeBytes { s in
-            try MPIWorld.check(dode_mpi_allgatherv(s.baseAddress, Int32(bytes.count), &recv, l.counts, l.displs), "MPI_Allgatherv")
+            try MPIWorld.check(dode_mpi_allgatherv(s.baseAddress, Int32(bytes.count), &recv, l.counts, l.displs),
+                               "MPI_Allgatherv")
         }
         return split(recv, l)
     }
@@ -101,7 +106,8 @@ public final class MPIWorld: Communicator {
         let l = try layout(bytes.count)
         var recv = [UInt8](repeating: 0, count: rank == root ? Swift.max(l.total, 1) : 1)
         try bytes.withUnsafeBytes { s in
-            try MPIWorld.check(dode_mpi_gatherv(s.baseAddress, Int32(bytes.count), &recv, l.counts, l.displs, Int32(root)), "MPI_Gatherv")
+            try MPIWorld.check(dode_mpi_gatherv(s.baseAddress, Int32(bytes.count), &recv, l.counts, l.displs,
+                                                Int32(root)), "MPI_Gatherv")
         }
         return rank == root ? split(recv, l) : nil
     }

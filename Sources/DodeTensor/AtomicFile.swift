@@ -8,7 +8,8 @@ public enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir, isDirectory: &isDir), isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir, isDirectory: &isDir),
+              isDir.boolValue else {
             throw TensorError("cannot write '\(path)': folder '\(dir)' does not exist")
         }
         let folder = dir.isEmpty ? "." : dir
@@ -57,8 +58,10 @@ public enum AtomicFile {
         }
         if isDir.boolValue { throw TensorError("cannot read '\(path)': it is a folder") }
         // A file is read whole: one larger than the size cap is refused before reading it.
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.int64Value > Int64(TensorLimits.maxBytes) {
-            throw TensorError("cannot read '\(path)': its \(size.int64Value) bytes are above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           size.int64Value > Int64(TensorLimits.maxBytes) {
+            throw TensorError("cannot read '\(path)': its \(size.int64Value) bytes are above the size cap of " +
+                              "\(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
         }
         guard let d = FileManager.default.contents(atPath: path) else {
             throw TensorError("cannot read '\(path)': permission denied or unreadable")

@@ -77,7 +77,9 @@ extension Communicator {
     /// Plain Double reduction of a list of numbers.
     public func allreduce(_ values: [Double], op: ReduceOp) throws -> [Double] {
         var v = values
-        if size > 1 && !v.isEmpty { try v.withUnsafeMutableBufferPointer { try allreduce(double: $0.baseAddress!, count: $0.count, op: op) } }
+        if size > 1 && !v.isEmpty {
+            try v.withUnsafeMutableBufferPointer { try allreduce(double: $0.baseAddress!, count: $0.count, op: op) }
+        }
         return v
     }
 
@@ -89,7 +91,8 @@ extension Communicator {
             b.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }
         }
         if let q = all.firstIndex(where: { $0 != all[0] }) {
-            throw TensorError("\(what) differ across ranks: rank 0 has \(describe(all[0])), rank \(q) has \(describe(all[q]))")
+            throw TensorError("\(what) differ across ranks: rank 0 has \(describe(all[0])), " +
+                              "rank \(q) has \(describe(all[q]))")
         }
     }
 
@@ -101,7 +104,8 @@ extension Communicator {
 
     private func describeSignature(_ s: [Int64]) -> String {
         let dims = s.dropFirst(2).map { $0 < 0 ? "N" : String($0) }
-        return "a \(s[0] == 8 ? "float64" : "float32") tensor of shape \(dims.isEmpty ? "()" : dims.joined(separator: "x"))"
+        return "a \(s[0] == 8 ? "float64" : "float32") tensor of shape " +
+               "\(dims.isEmpty ? "()" : dims.joined(separator: "x"))"
     }
 
     /// Elementwise reduction of a tensor over every rank (a new Float64 tensor of its shape;
@@ -116,18 +120,24 @@ extension Communicator {
     /// The tensors of every rank joined along the first dimension in rank order, on `root`
     /// (nil on the other ranks). Every rank must pass the same dtype and trailing dimensions.
     public func gather(_ t: Tensor, root: Int = 0) throws -> Tensor? {
-        guard t.rank >= 1 else { throw TensorError("gather needs tensors with a first (row) dimension (got a 0-D tensor)") }
-        try requireSame("tensor shapes (beyond the first dimension)", tensorSignature(t, ignoringFirst: true), describe: describeSignature)
+        guard t.rank >= 1 else {
+            throw TensorError("gather needs tensors with a first (row) dimension (got a 0-D tensor)")
+        }
+        try requireSame("tensor shapes (beyond the first dimension)", tensorSignature(t, ignoringFirst: true),
+                        describe: describeSignature)
         let c = t.contiguous()
         let bytes = c.count * c.dtype.size
-        let mine = bytes == 0 ? [] : Array(UnsafeRawBufferPointer(start: c.storage.raw + c.offset * c.dtype.size, count: bytes))
+        let mine = bytes == 0 ? []
+            : Array(UnsafeRawBufferPointer(start: c.storage.raw + c.offset * c.dtype.size, count: bytes))
         guard let parts = try gather(bytes: mine, root: root) else { return nil }
         let rowBytes = Swift.max(1, c.count / Swift.max(c.shape[0], 1)) * c.dtype.size
         let rows = parts.reduce(0) { $0 + $1.count } / rowBytes
         let out = try Tensor.empty([rows] + Array(c.shape.dropFirst()), dtype: c.dtype)
         var at = out.storage.raw
         for p in parts {
-            p.withUnsafeBytes { src in if let b = src.baseAddress, src.count > 0 { at.copyMemory(from: b, byteCount: src.count) } }
+            p.withUnsafeBytes { src in
+                if let b = src.baseAddress, src.count > 0 { at.copyMemory(from: b, byteCount: src.count) }
+            }
             at += p.count
         }
         return out
@@ -151,7 +161,9 @@ extension Communicator {
         let dtype: DType = header[0] == 8 ? .float64 : .float32
         let shape = (0..<Int(header[1])).map { Int(header[2 + $0]) }
         let out = rank == root ? t!.contiguous().clone() : try Tensor.empty(shape, dtype: dtype)
-        if out.count > 0 { try broadcast(bytes: out.storage.raw + out.offset * dtype.size, count: out.count * dtype.size, root: root) }
+        if out.count > 0 {
+            try broadcast(bytes: out.storage.raw + out.offset * dtype.size, count: out.count * dtype.size, root: root)
+        }
         return out
     }
 }

@@ -29,12 +29,17 @@ public enum IDX {
     public static func decode(_ data: Data, name path: String) throws -> Raw {
         guard data.count >= 4 else { throw TensorError("'\(path)' is too short for an IDX file (\(data.count) bytes)") }
         let b = [UInt8](data)
-        guard b[0] == 0, b[1] == 0 else { throw TensorError("'\(path)' is not an IDX file (it does not start with two zero bytes)") }
+        guard b[0] == 0, b[1] == 0 else {
+            throw TensorError("'\(path)' is not an IDX file (it does not start with two zero bytes)")
+        }
         guard b[2] == 0x08 || b[2] == 0x09 else {
-            throw TensorError("'\(path)': IDX value type 0x\(String(b[2], radix: 16)) is not supported (supported: unsigned and signed bytes)")
+            throw TensorError("'\(path)': IDX value type 0x\(String(b[2], radix: 16)) is not supported " +
+                              "(supported: unsigned and signed bytes)")
         }
         let nd = Int(b[3])
-        guard nd >= 1, nd <= 8, b.count >= 4 + 4 * nd else { throw TensorError("'\(path)': an IDX header with \(nd) dimensions does not fit the file") }
+        guard nd >= 1, nd <= 8, b.count >= 4 + 4 * nd else {
+            throw TensorError("'\(path)': an IDX header with \(nd) dimensions does not fit the file")
+        }
         var shape: [Int] = []
         for i in 0..<nd {
             let o = 4 + 4 * i
@@ -43,13 +48,18 @@ public enum IDX {
         // The product of the non-zero sizes must fit too (strides use it, even for no values).
         var count = 1, span = 1
         for d in shape {
-            let (c, o1) = count.multipliedReportingOverflow(by: d), (s, o2) = span.multipliedReportingOverflow(by: Swift.max(d, 1))
-            guard !o1, !o2 else { throw TensorError("'\(path)': the IDX header announces a shape \(formatShape(shape)) too large to index") }
+            let (c, o1) = count.multipliedReportingOverflow(by: d)
+            let (s, o2) = span.multipliedReportingOverflow(by: Swift.max(d, 1))
+            guard !o1, !o2 else {
+                throw TensorError("'\(path)': the IDX header announces a shape \(formatShape(shape)) " +
+                                  "too large to index")
+            }
             count = c; span = s
         }
         let start = 4 + 4 * nd
         guard b.count - start == count else {
-            throw TensorError("'\(path)': the IDX header announces \(formatShape(shape)) = \(count) values, the file holds \(b.count - start)")
+            throw TensorError("'\(path)': the IDX header announces \(formatShape(shape)) = \(count) values, " +
+                              "the file holds \(b.count - start)")
         }
         return Raw(shape: shape, bytes: b, start: start, signed: b[2] == 0x09)
     }
@@ -69,8 +79,11 @@ public enum IDX {
 
     /// The decompressed contents of a gzip file.
     static func gunzip(_ path: String) throws -> Data {
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path) else { throw TensorError("no file '\(path)'") }
-        let key = "\(path)|\((attrs[.size] as? NSNumber)?.intValue ?? -1)|\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw TensorError("no file '\(path)'")
+        }
+        let key = "\(path)|\((attrs[.size] as? NSNumber)?.intValue ?? -1)|" +
+                  "\((attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
         if let hit = cache.withLock({ c in c.first { $0.key == key }?.data }) { return hit }
         let data = try inflate(path)
         cache.withLock { c in

@@ -17,7 +17,8 @@ extension Tensor {
             throw TensorError("expected 2-D tensors, got \(formatShape(a.shape)) and \(formatShape(b.shape))")
         }
         guard a.shape[1] == b.shape[0] else {
-            throw TensorError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) cannot be multiplied (inner sizes \(a.shape[1]) and \(b.shape[0]))")
+            throw TensorError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) cannot be multiplied " +
+                              "(inner sizes \(a.shape[1]) and \(b.shape[0]))")
         }
         let dt = DType.promote(a.dtype, b.dtype)
         let out = try Tensor(zeros: [a.shape[0], b.shape[1]], dtype: dt)
@@ -75,10 +76,13 @@ extension BLAS {
     /// sgemm calls of `rowBlock` rows (a last block of fewer than `minRows` is padded), spread over
     /// the worker pool, so a row's result depends on its values alone — not on the batch size,
     /// its place in the batch or the thread count (sharded MPI runs rely on this).
-    public static func linearRows(_ x: UnsafePointer<Float>, rows: Int, fin: Int, weight w: UnsafePointer<Float>, fout: Int,
+    public static func linearRows(_ x: UnsafePointer<Float>, rows: Int, fin: Int,
+                                  weight w: UnsafePointer<Float>, fout: Int,
                                   bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) throws {
         guard rows > 0, fout > 0 else { return }
-        guard fin <= Int(Int32.max), fout <= Int(Int32.max) else { throw TensorError("matrix dimensions above 2^31-1 are not supported by BLAS") }
+        guard fin <= Int(Int32.max), fout <= Int(Int32.max) else {
+            throw TensorError("matrix dimensions above 2^31-1 are not supported by BLAS")
+        }
         let blocks = (rows + rowBlock - 1) / rowBlock
         let blasThreads = openblas_get_num_threads()
         openblas_set_num_threads(1)

@@ -94,7 +94,8 @@ final class KernelServer: DisplaySink {
     private func send(_ obj: [String: Any], locked: Bool = false) {
         fflush(stdout)
         guard let body = try? JSONSerialization.data(withJSONObject: obj) else { return }
-        var frame = Data([UInt8(body.count >> 24 & 255), UInt8(body.count >> 16 & 255), UInt8(body.count >> 8 & 255), UInt8(body.count & 255)])
+        var frame = Data([UInt8(body.count >> 24 & 255), UInt8(body.count >> 16 & 255),
+                          UInt8(body.count >> 8 & 255), UInt8(body.count & 255)])
         frame.append(body)
         if !locked { lock.lock() }
         defer { if !locked { lock.unlock() } }

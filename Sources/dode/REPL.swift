@@ -10,9 +10,12 @@ nonisolated(unsafe) var completionMatches: [String] = []
 
 /// readline's generator protocol: state 0 computes the matches, each call returns the next one
 /// as a malloc'd string, nil when done.
-let completionGenerator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = { text, state in
+let completionGenerator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = {
+    text, state in
     if state == 0 {
-        completionMatches = completionVM.map { REPL.completions(for: text.map { String(cString: $0) } ?? "", vm: $0) } ?? []
+        completionMatches = completionVM.map {
+            REPL.completions(for: text.map { String(cString: $0) } ?? "", vm: $0)
+        } ?? []
     }
     let k = Int(state)
     guard k < completionMatches.count else { return nil }

@@ -33,7 +33,8 @@ if let mpi {
     // Ranks on one node share its cores: each takes its share for batch work and BLAS, unless
     // DODE_THREADS says otherwise.
     let cores = ProcessInfo.processInfo.activeProcessorCount
-    let threads = Int(ProcessInfo.processInfo.environment["DODE_THREADS"] ?? "") ?? Swift.max(1, cores / Swift.max(1, mpi.localSize))
+    let threads = Int(ProcessInfo.processInfo.environment["DODE_THREADS"] ?? "")
+        ?? Swift.max(1, cores / Swift.max(1, mpi.localSize))
     Parallel.threads = threads
     BLAS.setThreads(threads)
 }

@@ -12,16 +12,19 @@ final class DistillTests: XCTestCase {
     }
 
     /// The fit through the same call `dode.distill.fit` makes, and the teacher's targets.
-    func fit(_ s: Solver, _ m: Denoiser, _ g: Grid, _ x: Tensor, config: Distiller.Config = .init(), teacher: Solver? = nil) throws -> (DODEFit, [Tensor]) {
+    func fit(_ s: Solver, _ m: Denoiser, _ g: Grid, _ x: Tensor, config: Distiller.Config = .init(),
+             teacher: Solver? = nil) throws -> (DODEFit, [Tensor]) {
         var q = Distiller.Request(solver: s, denoiser: m, batches: [x], grid: g)
         q.config = config
         q.teacher = teacher
-        let ts = try Teacher.targets(teacher ?? Teacher.default(for: s), den: m, x: x, grid: g, student: try s.plan(g), k: 10)
+        let ts = try Teacher.targets(teacher ?? Teacher.default(for: s), den: m, x: x, grid: g,
+                                     student: try s.plan(g), k: 10)
         return (try Distiller.fit(q), ts)
     }
 
     /// The landing state after evaluation k when λ_k = lam (earlier λ as fitted).
-    func landing(_ s: Solver, _ fit: DODEFit, _ k: Int, _ lam: Double, _ m: Denoiser, _ g: Grid, _ x: Tensor) throws -> Tensor {
+    func landing(_ s: Solver, _ fit: DODEFit, _ k: Int, _ lam: Double, _ m: Denoiser, _ g: Grid,
+                 _ x: Tensor) throws -> Tensor {
         var ls = fit.lambdas
         ls[k][0] = lam
         let ds = try fit.with(lambdas: ls).solver(base: s)
@@ -35,7 +38,8 @@ final class DistillTests: XCTestCase {
     /// three runs' rounding is ~1e-12 of the residual; 1e-8 leaves room for the parabola fit).
     func testClosedFormEqualsBruteForce() throws {
         let (m, g, x) = try problem()
-        for s in [try DPMSolverPlusPlus(order: 2) as Solver, HeunSolver(), try UniPCSolver(order: 3), try DEISSolver(order: 3)] {
+        for s in [try DPMSolverPlusPlus(order: 2) as Solver, HeunSolver(), try UniPCSolver(order: 3),
+                  try DEISSolver(order: 3)] {
             let (f, ts) = try fit(s, m, g, x)
             var checked = 0
             for k in 1..<f.lambdas.count {
@@ -79,11 +83,14 @@ final class DistillTests: XCTestCase {
     /// stage points between grid points (DPM-2, singlestep DPM-Solver++).
     func testTeacherAlignment() throws {
         let (_, g, _) = try problem()
-        for s in [DDIMSolver() as Solver, HeunSolver(), DPM2Solver(), try DPMSolverPlusPlus(order: 3, singlestep: true)] {
+        for s in [DDIMSolver() as Solver, HeunSolver(), DPM2Solver(),
+                  try DPMSolverPlusPlus(order: 3, singlestep: true)] {
             let plan = try s.plan(g)
             let tg = try Teacher.grid(student: plan, grid: g, k: 10)
             for e in plan.evaluations {
-                guard let i = tg.index(ofS: e.lands.s) else { XCTFail("\(s.name): no teacher point at s = \(e.lands.s)"); continue }
+                guard let i = tg.index(ofS: e.lands.s) else {
+                    XCTFail("\(s.name): no teacher point at s = \(e.lands.s)"); continue
+                }
                 XCTAssertEqual(tg[i], e.lands, "\(s.name): teacher point differs from the landing point")
             }
             for p in g.points { XCTAssertNotNil(tg.index(ofS: p.s)) }
@@ -104,7 +111,8 @@ final class DistillTests: XCTestCase {
         // And the coefficients relate by λ_DDIM = c + λ(1 + c), c = h_k/(2h_{k−1}).
         for k in 1..<(fd.lambdas.count - 1) {
             let c = (g[k + 1].logsnr - g[k].logsnr) / (2 * (g[k].logsnr - g[k - 1].logsnr))
-            XCTAssertEqual(fd.lambdas[k][0], c + fp.lambdas[k][0] * (1 + c), accuracy: 1e-8 * Swift.max(1, abs(fd.lambdas[k][0])))
+            XCTAssertEqual(fd.lambdas[k][0], c + fp.lambdas[k][0] * (1 + c),
+                           accuracy: 1e-8 * Swift.max(1, abs(fd.lambdas[k][0])))
         }
     }
 
@@ -120,7 +128,8 @@ final class DistillTests: XCTestCase {
         cfg.directions = [.previous]
         cfg.ridge = 1e6
         let (fr, _) = try fit(DDIMSolver(), m, g, x, config: cfg)
-        XCTAssertTrue(fr.lambdas.allSatisfy { abs($0[0]) < abs(f1.lambdas.map { abs($0[0]) }.max()!) * 1e-3 + 1e-12 }, "a huge ridge shrinks λ to ~0")
+        XCTAssertTrue(fr.lambdas.allSatisfy { abs($0[0]) < abs(f1.lambdas.map { abs($0[0]) }.max()!) * 1e-3 + 1e-12 },
+                      "a huge ridge shrinks λ to ~0")
     }
 
     func testSaveLoadAndMismatches() throws {
@@ -132,14 +141,21 @@ final class DistillTests: XCTestCase {
         try f.save(path: dir + "/f.json", version: "test")
         let g2 = try DODEFit.load(path: dir + "/f.json")
         XCTAssertEqual(g2.lambdas, f.lambdas)
-        XCTAssertThrowsError(try g2.solver(base: DDIMSolver())) { XCTAssertTrue("\($0)".contains("made for solver 'dpmpp'")) }
-        XCTAssertThrowsError(try g2.solver(base: try DPMSolverPlusPlus(order: 3))) { XCTAssertTrue("\($0)".contains("order: fit 2, solver 3")) }
+        XCTAssertThrowsError(try g2.solver(base: DDIMSolver())) {
+            XCTAssertTrue("\($0)".contains("made for solver 'dpmpp'"))
+        }
+        XCTAssertThrowsError(try g2.solver(base: try DPMSolverPlusPlus(order: 3))) {
+            XCTAssertTrue("\($0)".contains("order: fit 2, solver 3"))
+        }
         let ds = try g2.solver(base: try DPMSolverPlusPlus(order: 2))
-        XCTAssertThrowsError(try ds.plan(try Grid.discrete(vp, 6, spacing: "leading"))) { XCTAssertTrue("\($0)".contains("point 1 is t = 999")) }
+        XCTAssertThrowsError(try ds.plan(try Grid.discrete(vp, 6, spacing: "leading"))) {
+            XCTAssertTrue("\($0)".contains("point 1 is t = 999"))
+        }
         XCTAssertThrowsError(try ds.plan(try Grid.discrete(try Schedule.vp(betas: "cosine"), 6, spacing: "trailing"))) {
             XCTAssertTrue("\($0)".contains("another schedule"))
         }
-        try Data("{\"format\": \"dode.fit\", \"lambdas\": [[1]]".utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+        try Data("{\"format\": \"dode.fit\", \"lambdas\": [[1]]".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/bad.json"))
         XCTAssertThrowsError(try DODEFit.load(path: dir + "/bad.json")) { XCTAssertTrue("\($0)".contains("bad.json")) }
     }
 
@@ -151,12 +167,17 @@ final class DistillTests: XCTestCase {
         XCTAssertThrowsError(try d.batch(den: m, x: try x.narrow(0, 0, 10).clone(), grid: g, targets: ts)) {
             XCTAssertTrue("\($0)".contains("target 1 has shape 96x32"))
         }
-        XCTAssertThrowsError(try Teacher.grid(student: plan, grid: g, k: 1)) { XCTAssertTrue("\($0)".contains("k must be")) }
+        XCTAssertThrowsError(try Teacher.grid(student: plan, grid: g, k: 1)) {
+            XCTAssertTrue("\($0)".contains("k must be"))
+        }
         XCTAssertThrowsError(try Grid.timesteps(vp, [500], final: .none))
         var cfg = Distiller.Config(); cfg.first = .noise
-        XCTAssertThrowsError(try Distiller(solver: DDIMSolver(), config: cfg)) { XCTAssertTrue("\($0)".contains("space = 'eps'")) }
+        XCTAssertThrowsError(try Distiller(solver: DDIMSolver(), config: cfg)) {
+            XCTAssertTrue("\($0)".contains("space = 'eps'"))
+        }
         // A degenerate direction: a denoiser that returns the same prediction everywhere.
-        let flat = try MixtureDenoiser(weights: [1], means: [[Double](repeating: 0.3, count: m.d)], stds: [[Double](repeating: 1e-9, count: m.d)], schedule: vp)
+        let flat = try MixtureDenoiser(weights: [1], means: [[Double](repeating: 0.3, count: m.d)],
+                                       stds: [[Double](repeating: 1e-9, count: m.d)], schedule: vp)
         let (f, _) = try fit(DDIMSolver(), flat, g, x)
         XCTAssertTrue(f.lambdas.allSatisfy { $0[0] == 0 })
         XCTAssertTrue(f.warnings.contains { $0.contains("degenerate") }, "\(f.warnings)")

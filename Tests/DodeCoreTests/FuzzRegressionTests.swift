@@ -17,7 +17,8 @@ final class FuzzRegressionTests: XCTestCase {
         for f in files("FuzzTesting/Regressions/\(target)") {
             guard let data = FileManager.default.contents(atPath: f) else { XCTFail("cannot read \(f)"); continue }
             do { try read(data) } catch {
-                XCTAssertTrue("\(error)".contains("fuzz"), "\(target) \(f): the error does not name the input: \(error)")
+                XCTAssertTrue("\(error)".contains("fuzz"),
+                              "\(target) \(f): the error does not name the input: \(error)")
             }
         }
     }
@@ -28,7 +29,10 @@ final class FuzzRegressionTests: XCTestCase {
         defer { TensorLimits.maxBytes = limit }
         replay("FuzzNPY") { _ = try NPY.decode($0, name: "fuzz.npy") }
         replay("FuzzSafetensors") { _ = try Safetensors.decode($0, name: "fuzz.safetensors") }
-        replay("FuzzIDX") { let r = try IDX.decode($0, name: "fuzz.idx"); for i in 0..<r.shape.reduce(1, *) { _ = r.value(i) } }
+        replay("FuzzIDX") {
+            let r = try IDX.decode($0, name: "fuzz.idx")
+            for i in 0..<r.shape.reduce(1, *) { _ = r.value(i) }
+        }
         replay("FuzzPNG") { _ = try PNG.decode($0, name: "fuzz.png") }
         replay("FuzzFitJSON") { _ = try DODEFit.decode($0, name: "fuzz.json").table() }
         replay("FuzzMixtureJSON") { _ = try MixtureDenoiser.decode($0, name: "fuzz.json", schedule: try Schedule.vp()) }
@@ -46,20 +50,27 @@ final class FuzzRegressionTests: XCTestCase {
 
     func testSeedsLoad() throws {
         for f in files("FuzzTesting/Seeds/FuzzFitJSON") { _ = try DODEFit.load(path: f) }
-        for f in files("FuzzTesting/Seeds/FuzzIDX") { _ = try IDX.decode(try Data(contentsOf: URL(fileURLWithPath: f)), name: f) }
-        let index = try Data(contentsOf: URL(fileURLWithPath: Support.path("FuzzTesting/Seeds/FuzzUNetJSON/model_index.json")))
+        for f in files("FuzzTesting/Seeds/FuzzIDX") {
+            _ = try IDX.decode(try Data(contentsOf: URL(fileURLWithPath: f)), name: f)
+        }
+        let index = try Data(contentsOf: URL(
+            fileURLWithPath: Support.path("FuzzTesting/Seeds/FuzzUNetJSON/model_index.json")))
         XCTAssertEqual(try UNetFiles.pipelineIndex(index.dropFirst(), source: "model_index.json").unet, "UNet2DModel")
     }
 
     /// model_index.json: a pipeline whose unet dode cannot run is refused with its class.
     func testPipelineIndex() {
-        let sd = Data(#"{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}"#.utf8)
+        let sd = Data(
+            #"{"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}"#.utf8)
         XCTAssertThrowsError(try UNetFiles.pipelineIndex(sd, source: "model_index.json")) {
-            XCTAssertTrue("\($0)".contains("the StableDiffusionPipeline's unet is a UNet2DConditionModel; dode runs UNet2DModel only"), "\($0)")
+            XCTAssertTrue("\($0)".contains("the StableDiffusionPipeline's unet is a UNet2DConditionModel; " +
+                                           "dode runs UNet2DModel only"), "\($0)")
         }
         XCTAssertThrowsError(try UNetFiles.pipelineIndex(Data(#"{"unet": "UNet2DModel"}"#.utf8), source: "m.json")) {
             XCTAssertTrue("\($0)".contains("'unet' must be [library, class name]"), "\($0)")
         }
-        XCTAssertThrowsError(try UNetFiles.pipelineIndex(Data("[1]".utf8), source: "m.json")) { XCTAssertTrue("\($0)".contains("not a JSON object")) }
+        XCTAssertThrowsError(try UNetFiles.pipelineIndex(Data("[1]".utf8), source: "m.json")) {
+            XCTAssertTrue("\($0)".contains("not a JSON object"))
+        }
     }
 }

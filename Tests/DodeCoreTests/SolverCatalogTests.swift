@@ -12,7 +12,9 @@ final class SolverCatalogTests: XCTestCase {
             let s = try e.make()
             XCTAssertEqual(s.name, e.name)
             XCTAssertEqual(Set(s.options.keys), Set(e.options.map(\.name)), e.name)
-            for opt in e.options { XCTAssertEqual(s.options[opt.name], opt.defaultValue.description, "\(e.name).\(opt.name)") }
+            for opt in e.options {
+                XCTAssertEqual(s.options[opt.name], opt.defaultValue.description, "\(e.name).\(opt.name)")
+            }
             XCTAssertEqual(s.teachesItself, e.teachesItself, e.name)
             // Round trip through the text form saved fits use.
             let again = try SolverCatalog.make(e.name, text: s.options)

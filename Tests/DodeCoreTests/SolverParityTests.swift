@@ -15,7 +15,8 @@ final class SolverParityTests: XCTestCase {
         let o = spec["options"] as? [String: Any] ?? [:]
         var values: [String: SolverOptionValue] = [:]
         for (k, v) in o {
-            if let s = v as? String { values[k] = .string(s) } else if let n = v as? NSNumber { values[k] = .int(n.intValue) }
+            if let s = v as? String { values[k] = .string(s) }
+            else if let n = v as? NSNumber { values[k] = .int(n.intValue) }
         }
         return try SolverCatalog.make(spec["solver"] as! String, values)
     }
@@ -28,7 +29,8 @@ final class SolverParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(files.count, 2)
         var report: [String: Outcome] = [:]
         for f in files {
-            let fx = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))) as! [String: Any]
+            let fx = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)))
+                as! [String: Any]
             let md = fx["mixture_data"] as! [String: Any]
             let d = (fx["dim"] as! NSNumber).intValue, B = (fx["batch"] as! NSNumber).intValue
             let eps = matrix(fx["eps"])
@@ -42,7 +44,8 @@ final class SolverParityTests: XCTestCase {
                 let grid: Grid
                 if g["kind"] as! String == "karras" {
                     schedule = try Schedule.edm()
-                    grid = try Grid.karras(schedule, (g["n"] as! NSNumber).intValue, sigmaMin: 0.002, sigmaMax: 80, rho: 7)
+                    grid = try Grid.karras(schedule, (g["n"] as! NSNumber).intValue, sigmaMin: 0.002, sigmaMax: 80,
+                                           rho: 7)
                 } else {
                     schedule = try Schedule.vp(interpolation: (name == "euler" || name == "heun") ? .sigma : .logAlpha)
                     let fin = Grid.Final(rawValue: g["final"] as! String)!
@@ -80,7 +83,8 @@ final class SolverParityTests: XCTestCase {
         }
         for k in report.keys.sorted() {
             let o = report[k]!
-            print(String(format: "parity %-24@ %3d cases  max|Δ| vs library %.2e  vs Float64 diffusers %.2e", k, o.cases, o.worstRef, o.worst64))
+            print(String(format: "parity %-24@ %3d cases  max|Δ| vs library %.2e  vs Float64 diffusers %.2e",
+                         k, o.cases, o.worstRef, o.worst64))
         }
     }
 }

@@ -7,7 +7,8 @@ import DodeTensor
 /// again through the same program (FuzzTesting/lua_calls.lua): every call must return or raise
 /// a string error, in a fresh VM, as in the fuzzer; and a few random programs run too.
 final class LuaFuzzRegressionTests: XCTestCase {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     func run(_ input: [UInt8]) -> String? {
         let limit = TensorLimits.maxBytes
@@ -17,9 +18,13 @@ final class LuaFuzzRegressionTests: XCTestCase {
         let scratch = NSTemporaryDirectory() + "dode-lua-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         FileManager.default.changeCurrentDirectoryPath(scratch)
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd); try? FileManager.default.removeItem(atPath: scratch) }
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(cwd)
+            try? FileManager.default.removeItem(atPath: scratch)
+        }
         let vm = LuaVM()
-        guard let program = FileManager.default.contents(atPath: root.appendingPathComponent("FuzzTesting/lua_calls.lua").path) else {
+        guard let program = FileManager.default.contents(
+            atPath: root.appendingPathComponent("FuzzTesting/lua_calls.lua").path) else {
             return "cannot read FuzzTesting/lua_calls.lua"
         }
         if let err = vm.run(String(decoding: program, as: UTF8.self), chunkName: "@lua_calls.lua") { return err }

@@ -13,7 +13,8 @@ final class InterruptTests: XCTestCase {
     }
 
     /// Runs `setup`, then `code` with a SIGINT sent 0.3 s after it starts.
-    private func runInterrupted(_ code: String, setup: String = "", file: StaticString = #filePath, line: UInt = #line) -> (String?, Double) {
+    private func runInterrupted(_ code: String, setup: String = "", file: StaticString = #filePath,
+                                line: UInt = #line) -> (String?, Double) {
         let vm = LuaVM()
         XCTAssertNil(vm.run(setup, chunkName: "@setup.lua"), file: file, line: line)
         interrupt(after: 0.3)

@@ -30,7 +30,13 @@ final class REPLInterruptTests: XCTestCase {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(dodeBinary), nil]
         XCTAssertEqual(posix_spawn(&pid, dodeBinary, &actions, nil, argv, env), 0)
         close(slave)
-        defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0); close(master); try? FileManager.default.removeItem(atPath: history) }
+        defer {
+            kill(pid, SIGKILL)
+            var st: Int32 = 0
+            waitpid(pid, &st, 0)
+            close(master)
+            try? FileManager.default.removeItem(atPath: history)
+        }
 
         var output = ""
         /// Reads until `text` appears (or the deadline passes); returns whether it did.
@@ -51,7 +57,8 @@ final class REPLInterruptTests: XCTestCase {
         func send(_ line: String) { _ = line.withCString { write(master, $0, strlen($0)) } }
 
         XCTAssertTrue(read(until: "> ", within: 20), "no prompt: \(output)")
-        send("vp = dode.schedule.vp{}; den = dode.data.mixture('blobs32d', vp); x = dode.randn(dode.Generator(1), 200000, 32)\n")
+        send("vp = dode.schedule.vp{}; den = dode.data.mixture('blobs32d', vp); " +
+             "x = dode.randn(dode.Generator(1), 200000, 32)\n")
         send("grid = dode.grid.discrete(vp, 999, {spacing = 'trailing'}); marker = 'ready'; print(marker .. '!')\n")
         XCTAssertTrue(read(until: "ready!", within: 30), "setup did not finish: \(output)")
         output = ""

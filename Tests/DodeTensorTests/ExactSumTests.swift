@@ -41,9 +41,11 @@ final class ExactSumTests: XCTestCase {
         XCTAssertEqual(exact([1e100, 1, -1e100]), 1)
         XCTAssertEqual(exact([0.1, 0.2, 0.3, -0.6]), fsum([0.1, 0.2, 0.3, -0.6]))
         XCTAssertEqual(exact([]), 0)
-        XCTAssertEqual(exact([Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude, -Double.greatestFiniteMagnitude]),
+        XCTAssertEqual(exact([Double.greatestFiniteMagnitude, Double.greatestFiniteMagnitude,
+                              -Double.greatestFiniteMagnitude]),
                        Double.greatestFiniteMagnitude)
-        XCTAssertEqual(exact([Double.leastNonzeroMagnitude, Double.leastNonzeroMagnitude]), 2 * Double.leastNonzeroMagnitude)
+        XCTAssertEqual(exact([Double.leastNonzeroMagnitude, Double.leastNonzeroMagnitude]),
+                       2 * Double.leastNonzeroMagnitude)
         XCTAssertEqual(exact([-3, 1]), -2)
         XCTAssertTrue(exact([1, .nan]).isNaN)
         XCTAssertEqual(exact([1, .infinity]), .infinity)
@@ -60,7 +62,9 @@ final class ExactSumTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         for trial in 0..<200 {
             let n = Int.random(in: 1...400, using: &rng)
-            var xs = (0..<n).map { _ in Double.random(in: -1...1, using: &rng) * Foundation.pow(10, Double.random(in: -300...300, using: &rng)) }
+            var xs = (0..<n).map { _ in
+                Double.random(in: -1...1, using: &rng) * Foundation.pow(10, Double.random(in: -300...300, using: &rng))
+            }
             if trial % 3 == 0 { xs += xs.map { -$0 * Double.random(in: 0.999...1.001, using: &rng) } }
             let want = fsum(xs)
             XCTAssertEqual(exact(xs), want, "trial \(trial)")

@@ -18,7 +18,9 @@ final class ResourceLimitTests: XCTestCase {
     func png(width: Int, height: Int) throws -> Data {
         var d = try PNG.encode(pixels: [1, 2, 3, 4], width: 2, height: 2, channels: 1)
         // Patch IHDR's width and height (bytes 16..<24) and its CRC (bytes 29..<33).
-        func be(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        func be(_ v: Int) -> [UInt8] {
+            [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+        }
         d.replaceSubrange(16..<24, with: be(width) + be(height))
         let crc = Array(d[12..<29]).withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
         d.replaceSubrange(29..<33, with: be(Int(crc)))
@@ -30,7 +32,9 @@ final class ResourceLimitTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("huge.png") && "\($0)".contains("65536x65536"), "\($0)")
         }
         // Under the cap, but far more than 22 bytes of image data can hold.
-        XCTAssertThrowsError(try withCap(1 << 40) { try PNG.decode(try png(width: 20000, height: 20000), name: "big.png") }) {
+        XCTAssertThrowsError(try withCap(1 << 40) {
+            try PNG.decode(try png(width: 20000, height: 20000), name: "big.png")
+        }) {
             XCTAssertTrue("\($0)".contains("cannot hold a 20000x20000 image"), "\($0)")
         }
         XCTAssertEqual(try PNG.decode(try png(width: 2, height: 2)).pixels, [1, 2, 3, 4])
@@ -43,7 +47,9 @@ final class ResourceLimitTests: XCTestCase {
         let path = dir + "/bomb-idx1-ubyte.gz"
         guard let f = gzopen(path, "wb9") else { return XCTFail("cannot write \(path)") }
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        for _ in 0..<64 { _ = zeros.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) } }   // 64 MB of zeros
+        for _ in 0..<64 {   // 64 MB of zeros
+            _ = zeros.withUnsafeBytes { gzwrite(f, $0.baseAddress, UInt32($0.count)) }
+        }
         gzclose(f)
         XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int, 1 << 20)
         XCTAssertThrowsError(try withCap(8 << 20) { try IDX.readRaw(path: path) }) {
@@ -53,7 +59,8 @@ final class ResourceLimitTests: XCTestCase {
 
     func testGridImageWithMillionsOfRows() throws {
         let x = try Tensor(zeros: [2_000_000, 1])
-        XCTAssertThrowsError(try ImageGrid.render(x, height: 1, width: 1, channels: 1, columns: 1, scale: 64, lo: -1, hi: 1, pad: 64)) {
+        XCTAssertThrowsError(try ImageGrid.render(x, height: 1, width: 1, channels: 1, columns: 1, scale: 64,
+                                                  lo: -1, hi: 1, pad: 64)) {
             XCTAssertTrue("\($0)".contains("too large"), "\($0)")
         }
     }
@@ -77,7 +84,8 @@ final class ResourceLimitTests: XCTestCase {
         npy.replaceSubrange(start..<(start + 6), with: Array("(99999, 99999)".utf8.prefix(6)))
         XCTAssertThrowsError(try NPY.decode(npy, name: "big.npy"))
         let st = Data(#"{"a":{"dtype":"F64","shape":[100000,100000],"data_offsets":[0,32]}}"#.utf8)
-        var file = Data(withUnsafeBytes(of: UInt64(st.count).littleEndian) { Array($0) }); file.append(st); file.append(Data(count: 32))
+        var file = Data(withUnsafeBytes(of: UInt64(st.count).littleEndian) { Array($0) })
+        file.append(st); file.append(Data(count: 32))
         XCTAssertThrowsError(try Safetensors.decode(file, name: "big.safetensors")) {
             XCTAssertTrue("\($0)".contains("big.safetensors"), "\($0)")
         }

@@ -161,7 +161,8 @@ class QuickstartNotebook(unittest.TestCase):
 
     def test_progress_bar_is_one_display(self):
         outs = self.outputs(2)
-        self.assertEqual([o.output_type for o in outs], ["display_data"], "one display, updated in place, no stream lines")
+        self.assertEqual([o.output_type for o in outs], ["display_data"],
+                         "one display, updated in place, no stream lines")
         text = outs[0].data["text/plain"]
         self.assertTrue(text.startswith("fit + evaluate") and "12/12" in text and "100%" in text, text)
 
@@ -196,7 +197,8 @@ class QuickstartNotebook(unittest.TestCase):
         self.assertEqual([o.output_type for o in outs], ["stream", "display_data", "display_data", "display_data"] * 3,
                          "a label, then base, D and reference, for each solver")
         labels = [o.text for o in outs if o.output_type == "stream"]
-        self.assertEqual(labels, ["DDIM, 5 steps: base, D, reference\n", "DPM-Solver++(2M), 5 steps: base, D, reference\n",
+        self.assertEqual(labels, ["DDIM, 5 steps: base, D, reference\n",
+                                  "DPM-Solver++(2M), 5 steps: base, D, reference\n",
                                   "Heun, 3 steps: base, D, reference\n"])
         for o in outs:
             if o.output_type == "display_data":
@@ -224,7 +226,8 @@ den = dode.data.mixture('blobs32d', vp)
 grid = dode.grid.discrete(vp, 999, {spacing = 'trailing'})
 x = dode.solver.dpmpp{order = 2}:sample(den, dode.randn(dode.Generator(1), 200000, 32), grid)"""
 
-LONG_FIT = """fit = dode.distill.fit{solver = dode.solver.ddim(), denoiser = den, x = dode.randn(dode.Generator(1), 100000, 32),
+LONG_FIT = """fit = dode.distill.fit{solver = dode.solver.ddim(), denoiser = den, \
+x = dode.randn(dode.Generator(1), 100000, 32),
   grid = dode.grid.discrete(vp, 10, {spacing = 'trailing'}), k = 100, progress = true}"""
 
 
@@ -247,7 +250,8 @@ class Kernel(unittest.TestCase):
         reply, msgs, _ = self.s.run("local a = 1\ndode.zeros(2, -1)")
         self.assertEqual(reply["status"], "error")
         self.assertEqual(reply["ename"], "LuaError")
-        self.assertRegex(reply["evalue"], r"^In\[\d+\]:2: dode\.zeros: argument 2 must be a non-negative integer size \(got -1\)$")
+        self.assertRegex(reply["evalue"], r"^In\[\d+\]:2: dode\.zeros: "
+                         r"argument 2 must be a non-negative integer size \(got -1\)$")
         self.assertIn("stack traceback:", reply["traceback"])
         self.assertTrue(any("dode.zeros" in line for line in reply["traceback"][2:]), reply["traceback"])
         errors = [m for m in msgs if m["msg_type"] == "error"]
@@ -323,7 +327,8 @@ class Kernel(unittest.TestCase):
         self.assertEqual(svg["text/plain"], "[dode.Chart line 640x420, 1 series]", "the chart, not its counts")
         img = self.value("dode.image.grid(dode.randn(dode.Generator(1), 4, 64))")
         self.assertEqual(decode_png(base64.b64decode(img["image/png"])), (133, 34))
-        self.assertIsNone(self.value("for i = 1, 2 do\n  local y = i\nend"), "a loop shows nothing (no return inside it)")
+        self.assertIsNone(self.value("for i = 1, 2 do\n  local y = i\nend"),
+                          "a loop shows nothing (no return inside it)")
         self.assertIsNone(self.value("plot.line{series = {{y = {1}}}};"), "a trailing ; hides the value")
         self.assertIsNone(self.value("y = 5"))
         self.assertEqual(self.value("y, 'a'")["text/plain"], "5\ta")

@@ -61,15 +61,18 @@ local function run_trials(t, kind, ext)
     assert(os.execute(string.format('%q %q %s %q %d', exe, writer, kind, target, v)), 'writer failed for ' .. kind)
     versions[v] = read_all(target)
   end
-  t:ok(versions[1] and versions[2] and versions[1] ~= versions[2] and #versions[1] > 1000, kind .. ': two distinct versions')
+  t:ok(versions[1] and versions[2] and versions[1] ~= versions[2] and #versions[1] > 1000,
+    kind .. ': two distinct versions')
   local counts = { 0, 0 }
   for trial = 1, TRIALS do
     local delay = 0.02 + math.random() * 0.5                  -- from start-up to several writes in
-    os.execute(string.format('%q %q %s %q 1 loop & pid=$!; sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null', exe, writer, kind, target, delay))
+    os.execute(string.format('%q %q %s %q 1 loop & pid=$!; sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null',
+      exe, writer, kind, target, delay))
     local got = read_all(target)
     if got ~= nil then
       local which = (got == versions[1] and 1) or (got == versions[2] and 2) or nil
-      t:ok(which ~= nil, string.format('%s trial %d (killed after %.0f ms): the file is one complete version (%d bytes)', kind, trial, delay * 1e3, #got))
+      t:ok(which ~= nil, string.format('%s trial %d (killed after %.0f ms): ' ..
+        'the file is one complete version (%d bytes)', kind, trial, delay * 1e3, #got))
       if which then counts[which] = counts[which] + 1 end
     end
   end
@@ -77,10 +80,13 @@ local function run_trials(t, kind, ext)
   assert(os.execute(string.format('%q %q %s %q 1', exe, writer, kind, target)))
   local p = io.popen('ls -a ' .. dir)
   local leftovers = 0
-  for name in p:lines() do if name:find('^%.' .. kind .. '%.' .. ext .. '%.tmp%-') then leftovers = leftovers + 1 end end
+  for name in p:lines() do
+    if name:find('^%.' .. kind .. '%.' .. ext .. '%.tmp%-') then leftovers = leftovers + 1 end
+  end
   p:close()
   t:eq(leftovers, 0, kind .. ': no temporary files left after the next write')
-  print(string.format('    %-12s %d trials: version 1 %d times, version 2 %d times, never partial', kind, TRIALS, counts[1], counts[2]))
+  print(string.format('    %-12s %d trials: version 1 %d times, version 2 %d times, never partial',
+    kind, TRIALS, counts[1], counts[2]))
 end
 
 for _, k in ipairs({ { 'npy', 'npy' }, { 'safetensors', 'safetensors' }, { 'json', 'json' }, { 'fit', 'json' },

@@ -73,7 +73,9 @@ end
 walk(dode, 'dode')
 for k, f in pairs(dode.Tensor) do targets[#targets + 1] = { name = 'Tensor:' .. k, fn = f, method = true } end
 local g = dode.Generator(1)
-for _, k in ipairs{ 'seed', 'counter' } do targets[#targets + 1] = { name = 'Generator:' .. k, fn = g[k], gen = true } end
+for _, k in ipairs{ 'seed', 'counter' } do
+  targets[#targets + 1] = { name = 'Generator:' .. k, fn = g[k], gen = true }
+end
 local ops = {
   ['x + v'] = function(a, b) return a + b end, ['x - v'] = function(a, b) return a - b end,
   ['x * v'] = function(a, b) return a * b end, ['x / v'] = function(a, b) return a / b end,
@@ -136,7 +138,8 @@ T:add('errors carry file:line and the function name', function(t)
         t:ok(err:find('test_fuzz_bindings.lua:%d+:') ~= nil, target.name .. ' error has file:line: ' .. err)
         -- Methods reached through dode.Grid etc. report themselves as Grid:method.
         local alt = target.name:gsub('^dode%.(%u%w*)%.', '%1:')
-        t:ok(err:find(target.name, 1, true) ~= nil or err:find(alt, 1, true) ~= nil, target.name .. ' error names the function: ' .. err)
+        t:ok(err:find(target.name, 1, true) ~= nil or err:find(alt, 1, true) ~= nil,
+          target.name .. ' error names the function: ' .. err)
       end
     end
   end

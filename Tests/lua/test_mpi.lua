@@ -3,7 +3,8 @@
 -- bit, what one process computes on the whole batch (rank 0 recomputes it here), and metrics
 -- over ranks must equal the single-process values (bit for bit where the sums are exact,
 -- 1e-12 relative for the Fréchet distance, whose covariance sums are plain Float64).
-local T = require('dode.tester').new('MPI world (' .. dode.mpi.size .. ' rank' .. (dode.mpi.size == 1 and '' or 's') .. ')')
+local T = require('dode.tester').new('MPI world (' .. dode.mpi.size .. ' rank' ..
+  (dode.mpi.size == 1 and '' or 's') .. ')')
 local w = dode.mpi
 local N = 37                           -- uneven shards for 2, 3 and 4 ranks
 
@@ -38,7 +39,8 @@ T:add('world fields and collectives', function(t)
   local g = dode.Generator(21)
   local x = w.randn(g, N, 5)
   t:eq(g:counter(), 1, 'one draw')
-  t:eq((x - dode.randn(dode.Generator(21), N, 5):narrow(1, first, count)):abs():max() or 0, 0, 'rows of the global draw')
+  t:eq((x - dode.randn(dode.Generator(21), N, 5):narrow(1, first, count)):abs():max() or 0, 0,
+    'rows of the global draw')
   -- One file on rank 0 from every rank's rows (the path chosen on rank 0).
   local path = w.bcast(os.tmpname()) .. '.npy'
   local ret = w.save(path, x)
@@ -60,8 +62,10 @@ T:add('collective errors name both shapes on every rank', function(t)
   end
   local bad = dode.ones(2, w.rank == w.size - 1 and 3 or 2)
   t:raises(function() w.allreduce(bad) end,
-    { 'tensor shapes differ across ranks', 'rank 0 has a float64 tensor of shape 2x2', 'rank ' .. (w.size - 1) .. ' has a float64 tensor of shape 2x3' })
-  t:raises(function() w.gather(dode.ones(1, w.rank + 1)) end, { 'differ across ranks', 'rank 1 has a float64 tensor of shape Nx2' })
+    { 'tensor shapes differ across ranks', 'rank 0 has a float64 tensor of shape 2x2',
+      'rank ' .. (w.size - 1) .. ' has a float64 tensor of shape 2x3' })
+  t:raises(function() w.gather(dode.ones(1, w.rank + 1)) end,
+    { 'differ across ranks', 'rank 1 has a float64 tensor of shape Nx2' })
 end)
 
 local vp = dode.schedule.vp{}
@@ -89,11 +93,13 @@ T:add('a D-ODE fit over ranks equals one process bit for bit', function(t)
     local name, den, d = p[1], p[2], p[3]
     local grid = dode.grid.discrete(den:schedule(), 5, { spacing = 'trailing' })
     for _, s in ipairs({ dode.solver.ddim(), dode.solver.dpmpp{ order = 2 }, dode.solver.heun() }) do
-      local fit = dode.distill.fit{ solver = s, denoiser = den, grid = grid, k = 4, x = w.randn(dode.Generator(3), N, d) }
+      local fit = dode.distill.fit{ solver = s, denoiser = den, grid = grid, k = 4,
+        x = w.randn(dode.Generator(3), N, d) }
       t:eq(fit.metadata.batch, tostring(N), name .. ': the fit counts every rank\'s rows')
       -- Rank 0 fits the whole batch alone and sends its coefficients to every rank.
       local ref = w.bcast(w.root and (function()
-        local f = dode.distill.fit{ solver = s, denoiser = den, grid = grid, k = 4, x = dode.randn(dode.Generator(3), N, d), world = false }
+        local f = dode.distill.fit{ solver = s, denoiser = den, grid = grid, k = 4,
+          x = dode.randn(dode.Generator(3), N, d), world = false }
         return { lambdas = f.lambdas, residual_after = f.residual_after }
       end)() or nil)
       for k = 1, #ref.lambdas do

@@ -339,7 +339,11 @@ T:add('line chart: legend names escaped, pairs share a colour', function(t)
   local solid, dashed = {}, {}
   walk(find_class(root, 'data'), function(el)
     if el.name == 'polyline' then
-      if el.attrs['stroke-dasharray'] then dashed[#dashed + 1] = el.attrs.stroke else solid[#solid + 1] = el.attrs.stroke end
+      if el.attrs['stroke-dasharray'] then
+        dashed[#dashed + 1] = el.attrs.stroke
+      else
+        solid[#solid + 1] = el.attrs.stroke
+      end
     end
   end)
   t:eq(#solid, 3, 'three solid lines'); t:eq(#dashed, 3, 'three dashed lines')
@@ -365,7 +369,8 @@ T:add('line chart: argument errors name the problem', function(t)
   t:raises(function() plot.line() end, { 'dode.plot.line', 'expected a table' })
   t:raises(function() plot.line{ series = { { x = { 1, 2 }, y = { 1 } } } } end,
     { 'series[1].x has 2 values', 'series[1].y has 1', 'same length' })
-  t:raises(function() plot.line{ series = { { y = { 1, 'a' } } } } end, { 'series[1].y[2] must be a number', "string ('a')" })
+  t:raises(function() plot.line{ series = { { y = { 1, 'a' } } } } end,
+    { 'series[1].y[2] must be a number', "string ('a')" })
   t:raises(function() plot.line{ series = { { y = { 1 }, style = 'wavy' } } } end, { "'solid', 'dashed'", 'wavy' })
   t:raises(function() plot.line{ series = { { y = { 1 }, colour = 'red' } } } end, { "unknown field 'colour'" })
   t:raises(function() plot.line{ series = { { y = { 1 } } }, xlabels = 'x' } end, { "unknown field 'xlabels'" })
@@ -376,7 +381,8 @@ T:add('line chart: argument errors name the problem', function(t)
   t:raises(function() plot.line{ series = { { y = { 1 } } }, path = tmpdir .. '/no/such/dir/p.svg' } end,
     { 'dode.plot.line', 'cannot write' })
   local ok, err = pcall(function() plot.line{ series = {} } end)
-  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true), 'the error points at the caller: ' .. tostring(err))
+  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true),
+    'the error points at the caller: ' .. tostring(err))
 end)
 
 T:add('scatter: points, alpha, equal scale', function(t)
@@ -425,9 +431,11 @@ T:add('scatter: points, alpha, equal scale', function(t)
   end
   local free = parse_xml(plot.scatter{ series = { { points = b } }, equal = false })
   t:ok(free, 'equal = false parses')
-  t:raises(function() plot.scatter{ series = { { points = { { 1 } } } } } end, { 'dode.plot.scatter', 'points[1]', 'pair' })
+  t:raises(function() plot.scatter{ series = { { points = { { 1 } } } } } end,
+    { 'dode.plot.scatter', 'points[1]', 'pair' })
   t:raises(function() plot.scatter{ series = { { points = dode.zeros(3, 3) } } } end, { 'Nx2 tensor', '3x3' })
-  t:raises(function() plot.scatter{ series = { { points = { { 1, 2 } }, alpha = 2 } } } end, { 'alpha', 'between 0 and 1' })
+  t:raises(function() plot.scatter{ series = { { points = { { 1, 2 } }, alpha = 2 } } } end,
+    { 'alpha', 'between 0 and 1' })
 end)
 
 T:add('help text is registered', function(t)
@@ -508,7 +516,8 @@ T:add('table: argument errors', function(t)
   t:raises(function() rtable.new{} end, { 'dode.table.new', 'columns must be a non-empty list' })
   t:raises(function() rtable.new{ columns = { 'a', 'a' } } end, { "column 'a' appears twice" })
   t:raises(function() rtable.new{ columns = { 'a' }, formats = { b = '%d' } } end, { "'b'", 'not in columns' })
-  t:raises(function() rtable.new{ columns = { 'a' }, formats = { a = 'x' } } end, { 'formats.a', 'string.format pattern' })
+  t:raises(function() rtable.new{ columns = { 'a' }, formats = { a = 'x' } } end,
+    { 'formats.a', 'string.format pattern' })
   local tb = rtable.new{ columns = { 'a', 'b' } }
   t:raises(function() tb:add{ c = 1 } end, { 'dode.table.add', "unknown column 'c'", 'a, b' })
   t:raises(function() tb:add{ 1, 2, 3 } end, { 'position 3', '2 columns' })
@@ -521,7 +530,8 @@ T:add('table: argument errors', function(t)
   t:raises(function() rtable.new{ columns = dode.tensor(3) } end,
     { 'dode.table.new', 'columns must be a non-empty list of names (got a tensor of shape scalar)' })
   local ok, err = pcall(function() tb:add{ c = 1 } end)
-  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true), 'the error points at the caller: ' .. tostring(err))
+  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true),
+    'the error points at the caller: ' .. tostring(err))
 end)
 
 T:add('table: CSV round trip with commas and quotes', function(t)

@@ -9,8 +9,10 @@ func fuzzFitJSON(_ input: UnsafeRawBufferPointer) {
     TensorLimits.maxBytes = 64 << 20
     guard let fit = try? DODEFit.decode(Data(input), name: "fuzz.json") else { return }
     _ = fit.table()
-    guard let base = try? SolverCatalog.make(fit.solverName, text: fit.solverOptions), let d = try? fit.solver(base: base) else { return }
-    if let vp = try? Schedule.vp(), let g = try? Grid.discrete(vp, Swift.max(1, Swift.min(fit.gridPoints.count - 1, 50)), spacing: "trailing") {
+    guard let base = try? SolverCatalog.make(fit.solverName, text: fit.solverOptions),
+          let d = try? fit.solver(base: base) else { return }
+    if let vp = try? Schedule.vp(),
+       let g = try? Grid.discrete(vp, Swift.max(1, Swift.min(fit.gridPoints.count - 1, 50)), spacing: "trailing") {
         _ = try? d.plan(g)
     }
 }

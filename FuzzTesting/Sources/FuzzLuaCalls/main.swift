@@ -7,7 +7,8 @@ import FuzzSupport
 /// The Lua-facing argument layer: FuzzTesting/lua_calls.lua reads the input as a program of
 /// binding calls (see there) and runs each under pcall; a call must return or raise a string.
 let program: String = {
-    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../lua_calls.lua").path
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../lua_calls.lua").path
     guard let data = FileManager.default.contents(atPath: path) else { fatalError("cannot read \(path)") }
     return String(decoding: data, as: UTF8.self)
 }()
@@ -25,7 +26,9 @@ func fuzzLuaCalls(_ input: UnsafeRawBufferPointer) {
         lua_pushstring(L, "")
     }
     dode_setglobal(L, "FUZZ_INPUT")
-    if let err = v.run("fuzz_one(FUZZ_INPUT)", chunkName: "=input") { fatalError("a call escaped pcall or broke the rules: \(err)") }
+    if let err = v.run("fuzz_one(FUZZ_INPUT)", chunkName: "=input") {
+        fatalError("a call escaped pcall or broke the rules: \(err)")
+    }
 }
 
 runFuzzer { fuzzLuaCalls(bytes($0, $1)); return 0 }

@@ -8,7 +8,8 @@ func fuzzMixtureJSON(_ input: UnsafeRawBufferPointer) {
     TensorLimits.maxBytes = 64 << 20
     guard let vp = try? Schedule.vp(),
           let m = try? MixtureDenoiser.decode(Data(input), name: "fuzz.json", schedule: vp) else { return }
-    guard m.d * m.K <= 1 << 16, let x = try? Generator(seed: 1).randn([3, m.d]), let p = try? vp.point(t: 500) else { return }
+    guard m.d * m.K <= 1 << 16, let x = try? Generator(seed: 1).randn([3, m.d]),
+          let p = try? vp.point(t: 500) else { return }
     _ = try? m.denoise(x, at: p)
 }
 

@@ -37,7 +37,8 @@ void dode_softmax_rows_f32(float *s, long rows, long cols, long ld);
 // U-Net kernels (conv.c). Activations of n images are channel-major: [C][n][H][W].
 
 /// im2col of a k×k convolution with stride and top/left padding (bottom/right padding is
-/// implied by Ho, Wo): col[(c·k + ky)·k + kx][b·Ho·Wo + oy·Wo + ox] = x[c][b][oy·s + ky − pt][ox·s + kx − pl]
+/// implied by Ho, Wo):
+/// col[(c·k + ky)·k + kx][b·Ho·Wo + oy·Wo + ox] = x[c][b][oy·s + ky − pt][ox·s + kx − pl]
 /// or 0 outside the image. The row index matches PyTorch's weight layout [Cout][Cin][k][k].
 void dode_im2col_f32(const float *x, long C, long n, long H, long W, long k, long stride, long pt, long pl,
                      long Ho, long Wo, float *col);

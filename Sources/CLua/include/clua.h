@@ -87,7 +87,9 @@ static inline int dode_ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX)
 static inline void dode_unref(lua_State *L, int r) { luaL_unref(L, LUA_REGISTRYINDEX, r); }
 static inline int dode_rawgeti_registry(lua_State *L, lua_Integer r) { return lua_rawgeti(L, LUA_REGISTRYINDEX, r); }
 static inline int dode_getmetafield(lua_State *L, int obj, const char *e) { return luaL_getmetafield(L, obj, e); }
-static inline void dode_requiref(lua_State *L, const char *name, lua_CFunction f, int glb) { luaL_requiref(L, name, f, glb); }
+static inline void dode_requiref(lua_State *L, const char *name, lua_CFunction f, int glb) {
+    luaL_requiref(L, name, f, glb);
+}
 static inline lua_Integer dode_len(lua_State *L, int i) { return luaL_len(L, i); }
 
 #endif

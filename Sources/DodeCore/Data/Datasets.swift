@@ -9,16 +9,22 @@ public enum Datasets {
     /// padded with background to 32×32, x = pixel/127.5 − 1, an n×1×32×32 Float64 tensor — and
     /// their labels 0…9. Reads the IDX files of `folder` (only the images it returns).
     /// Credit: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.
-    public static func fashion(split: String = "test", n: Int? = nil, folder: String = fashionFolder) throws -> (images: Tensor, labels: Tensor) {
-        guard split == "test" || split == "train" else { throw CoreError("split must be 'test' or 'train' (got '\(split)')") }
+    public static func fashion(split: String = "test", n: Int? = nil,
+                               folder: String = fashionFolder) throws -> (images: Tensor, labels: Tensor) {
+        guard split == "test" || split == "train" else {
+            throw CoreError("split must be 'test' or 'train' (got '\(split)')")
+        }
         let prefix = split == "train" ? "train" : "t10k"
         let ip = folder + "/\(prefix)-images-idx3-ubyte.gz", lp = folder + "/\(prefix)-labels-idx1-ubyte.gz"
         guard FileManager.default.fileExists(atPath: ip) else {
-            throw CoreError("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: apt-get install dataset-fashion-mnist, or give folder =)")
+            throw CoreError("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: " +
+                            "apt-get install dataset-fashion-mnist, or give folder =)")
         }
         let img = try IDX.readRaw(path: ip), lab = try IDX.readRaw(path: lp)
-        guard img.shape.count == 3, img.shape[1] == 28, img.shape[2] == 28, lab.shape.count == 1, lab.shape[0] == img.shape[0] else {
-            throw CoreError("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
+        guard img.shape.count == 3, img.shape[1] == 28, img.shape[2] == 28,
+              lab.shape.count == 1, lab.shape[0] == img.shape[0] else {
+            throw CoreError("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; " +
+                            "expected N×28×28 and N")
         }
         let total = img.shape[0]
         guard total >= 1 else { throw CoreError("\(ip) holds no images") }
@@ -29,7 +35,9 @@ public enum Datasets {
         x.apply(.sub, scalar: 1)
         let dst = x.pointer(Double.self), lv = labels.pointer(Double.self)
         for i in 0..<count {
-            for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = img.value(i * 784 + r * 28 + c) / 127.5 - 1 } }
+            for r in 0..<28 {
+                for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = img.value(i * 784 + r * 28 + c) / 127.5 - 1 }
+            }
             lv[i] = lab.value(i)
         }
         return (x, labels)
@@ -40,7 +48,9 @@ public enum Datasets {
     /// Repository (CC BY 4.0).
     public static func digits(path: String) throws -> (images: Tensor, labels: Tensor) {
         let f = try Safetensors.read(path: path)
-        guard let img = f.tensors["images"], let lab = f.tensors["labels"] else { throw CoreError("\(path) lacks 'images' or 'labels'") }
+        guard let img = f.tensors["images"], let lab = f.tensors["labels"] else {
+            throw CoreError("\(path) lacks 'images' or 'labels'")
+        }
         let x = img.to(.float64).clone()
         x.apply(.div, scalar: 8); x.apply(.sub, scalar: 1)
         return (x, lab.to(.float64))

@@ -34,14 +34,16 @@ extension Denoiser {
     /// The same checks against `features` values per sample (nil: any).
     public func check(_ x: Tensor, _ p: Point, _ out: Tensor, features: Int?) throws {
         guard p.scheduleID == schedule.id else {
-            throw CoreError("the point comes from another schedule than the denoiser's (\(schedule.name)); build grids and points from the denoiser's schedule")
+            throw CoreError("the point comes from another schedule than the denoiser's (\(schedule.name)); " +
+                            "build grids and points from the denoiser's schedule")
         }
         guard !p.isClean else { throw CoreError("cannot evaluate a denoiser at the clean point (s = 0)") }
         guard x.rank >= 1 else { throw CoreError("x must have a batch dimension (got a 0-D tensor)") }
         if let f = features {
             let per = x.count / Swift.max(x.shape[0], 1)
             guard per == f || x.shape[0] == 0 else {
-                throw CoreError("x of shape \(formatShape(x.shape)) has \(per) features per sample, the denoiser expects \(f)")
+                throw CoreError("x of shape \(formatShape(x.shape)) has \(per) features per sample, " +
+                                "the denoiser expects \(f)")
             }
         }
         guard out.shape == x.shape, out.dtype == x.dtype else {

@@ -23,7 +23,11 @@ public final class EmpiricalDenoiser: Denoiser {
         self.data = data.contiguous().to(.float64).clone()
         self.schedule = schedule
         let n = data.shape[0], d = data.shape[1], p = self.data.pointer(Double.self)
-        halfNorms = (0..<n).map { i in var s = 0.0; for j in 0..<d { s += p[i * d + j] * p[i * d + j] }; return 0.5 * s }
+        halfNorms = (0..<n).map { i in
+            var s = 0.0
+            for j in 0..<d { s += p[i * d + j] * p[i * d + j] }
+            return 0.5 * s
+        }
     }
 
     public func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {

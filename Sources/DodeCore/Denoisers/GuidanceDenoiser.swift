@@ -12,7 +12,9 @@ public final class GuidanceDenoiser: Denoiser {
     public var summary: String { "cfg(w = \(scale)) of \(base.summary)" }
 
     public init(base: Denoiser, scale: Double, cond: Tensor, uncond: Double?) throws {
-        guard base.isConditional else { throw CoreError("guidance needs a conditional denoiser (one with class labels)") }
+        guard base.isConditional else {
+            throw CoreError("guidance needs a conditional denoiser (one with class labels)")
+        }
         guard scale.isFinite else { throw CoreError("guidance scale must be finite (got \(scale))") }
         self.base = base
         self.scale = scale
@@ -21,7 +23,9 @@ public final class GuidanceDenoiser: Denoiser {
     }
 
     public func denoise(_ x: Tensor, at p: Point, cond extra: Tensor?, into out: Tensor) throws {
-        guard extra == nil else { throw CoreError("a guided denoiser already carries its labels; call it without cond") }
+        guard extra == nil else {
+            throw CoreError("a guided denoiser already carries its labels; call it without cond")
+        }
         try check(x, p, out)
         try base.denoise(x, at: p, cond: cond, into: out)
         if scale == 1 { return }

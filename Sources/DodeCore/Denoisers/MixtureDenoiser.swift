@@ -35,13 +35,19 @@ public final class MixtureDenoiser: Denoiser {
         guard d >= 1 else { throw CoreError("means must have at least one dimension") }
         var total = 0.0
         for (i, w) in weights.enumerated() {
-            guard w.isFinite, w >= 0 else { throw CoreError("weight \(i + 1) must be finite and non-negative (got \(w))") }
+            guard w.isFinite, w >= 0 else {
+                throw CoreError("weight \(i + 1) must be finite and non-negative (got \(w))")
+            }
             total += w
         }
         guard total > 0, total.isFinite else { throw CoreError("weights must sum to a positive number (got \(total))") }
         for i in 0..<k {
-            guard means[i].count == d else { throw CoreError("means row \(i + 1) has \(means[i].count) entries, expected \(d) (dimensions disagree)") }
-            guard stds[i].count == d else { throw CoreError("stds row \(i + 1) has \(stds[i].count) entries, expected \(d) (dimensions disagree)") }
+            guard means[i].count == d else {
+                throw CoreError("means row \(i + 1) has \(means[i].count) entries, expected \(d) (dimensions disagree)")
+            }
+            guard stds[i].count == d else {
+                throw CoreError("stds row \(i + 1) has \(stds[i].count) entries, expected \(d) (dimensions disagree)")
+            }
             for j in 0..<d {
                 guard means[i][j].isFinite else { throw CoreError("means[\(i + 1)][\(j + 1)] is not finite") }
                 guard stds[i][j].isFinite, stds[i][j] > 0 else {
@@ -49,7 +55,9 @@ public final class MixtureDenoiser: Denoiser {
                 }
             }
         }
-        if let labels, labels.count != k { throw CoreError("labels has \(labels.count) entries, expected one per component (\(k))") }
+        if let labels, labels.count != k {
+            throw CoreError("labels has \(labels.count) entries, expected one per component (\(k))")
+        }
         self.schedule = schedule
         self.K = k
         self.d = d
@@ -103,7 +111,8 @@ public final class MixtureDenoiser: Denoiser {
             try ksh.withUnsafeBufferPointer { sh in
                 try lv.a.withUnsafeBufferPointer { aa in
                     try kmu.withUnsafeBufferPointer { mu in
-                        let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!, a: aa.baseAddress!,
+                        let ctx = KernelContext(K: K, d: d, iv: iv.baseAddress!, sh: sh.baseAddress!,
+                                                a: aa.baseAddress!,
                                                 mu: mu.baseAddress!, c: lv.c,
                                                 stream: B * d * 8 >= MixtureDenoiser.streamBytes)
                         let fail = UnsafeSendable(UnsafeMutablePointer<Int>.allocate(capacity: 1))
@@ -116,16 +125,22 @@ public final class MixtureDenoiser: Denoiser {
                         let chunks = B == 0 ? 0 : (B + size - 1) / size
                         switch x.dtype {
                         case .float64:
-                            let src = UnsafeSendable(xin.pointer(Double.self)), o = UnsafeSendable(dst.pointer(Double.self))
+                            let src = UnsafeSendable(xin.pointer(Double.self))
+                            let o = UnsafeSendable(dst.pointer(Double.self))
                             Parallel.forEach(chunks: chunks) { c in
                                 let r = (c * size)..<Swift.min(B, c * size + size)
-                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
+                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) {
+                                    fail.value.pointee = r.lowerBound
+                                }
                             }
                         case .float32:
-                            let src = UnsafeSendable(xin.pointer(Float.self)), o = UnsafeSendable(dst.pointer(Float.self))
+                            let src = UnsafeSendable(xin.pointer(Float.self))
+                            let o = UnsafeSendable(dst.pointer(Float.self))
                             Parallel.forEach(chunks: chunks) { c in
                                 let r = (c * size)..<Swift.min(B, c * size + size)
-                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) { fail.value.pointee = r.lowerBound }
+                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) {
+                                    fail.value.pointee = r.lowerBound
+                                }
                             }
                         }
                         if fail.value.pointee >= 0 { throw farRowError(xin, from: fail.value.pointee) }
@@ -144,13 +159,16 @@ public final class MixtureDenoiser: Denoiser {
         for r in start..<x.shape[0] {
             let row = v[(r * d)..<((r + 1) * d)]
             if let j = row.firstIndex(where: { !$0.isFinite }) {
-                return CoreError("x[\(r + 1)][\(j - r * d + 1)] is \(v[j]): every mixture component has density 0 there")
+                return CoreError("x[\(r + 1)][\(j - r * d + 1)] is \(v[j]): " +
+                                 "every mixture component has density 0 there")
             }
             if let big = row.max(by: { abs($0) < abs($1) }), abs(big) > 1e150 {
-                return CoreError("row \(r + 1) of x holds \(big): too far from every mixture component (all densities underflow)")
+                return CoreError("row \(r + 1) of x holds \(big): " +
+                                 "too far from every mixture component (all densities underflow)")
             }
         }
-        return CoreError("row \(start + 1) of x or later is too far from every mixture component (all densities underflow)")
+        return CoreError("row \(start + 1) of x or later is too far from every mixture component " +
+                         "(all densities underflow)")
     }
 
     /// Per-sample masks of the components allowed by class labels (nil: all).
@@ -160,7 +178,9 @@ public final class MixtureDenoiser: Denoiser {
         return try ls.map { l in
             if let m = cache[l] { return m }
             let m: [UInt8] = mine.map { $0 == l ? 1 : 0 }
-            guard m.contains(1) else { throw CoreError("no mixture component has class label \(l) (labels: \(Set(mine).sorted()))") }
+            guard m.contains(1) else {
+                throw CoreError("no mixture component has class label \(l) (labels: \(Set(mine).sorted()))")
+            }
             cache[l] = m
             return m
         }
@@ -180,7 +200,8 @@ public final class MixtureDenoiser: Denoiser {
         /// Write Float64 predictions with non-temporal stores (outputs larger than the caches).
         let stream: Bool
 
-        func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>, allowed: [[UInt8]]?) -> Bool {
+        func run<T: TensorScalar>(rows: Range<Int>, src: UnsafeMutablePointer<T>, dst: UnsafeMutablePointer<T>,
+                                  allowed: [[UInt8]]?) -> Bool {
             // Blocks of rows: Float64 states in, predictions out, masks when conditional.
             let block = 32
             let y = UnsafeMutablePointer<Double>.allocate(capacity: block * d)
@@ -189,7 +210,9 @@ public final class MixtureDenoiser: Denoiser {
             let rr = UnsafeMutablePointer<Double>.allocate(capacity: K)
             let kk = UnsafeMutablePointer<Int32>.allocate(capacity: K)
             let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: block * K)
-            defer { y.deallocate(); o.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate(); mask.deallocate() }
+            defer {
+                y.deallocate(); o.deallocate(); lp.deallocate(); rr.deallocate(); kk.deallocate(); mask.deallocate()
+            }
             return c.withUnsafeBufferPointer { cb in
                 var r0 = rows.lowerBound
                 while r0 < rows.upperBound {
@@ -204,12 +227,16 @@ public final class MixtureDenoiser: Denoiser {
                         yin = UnsafePointer(y)
                     }
                     if let allowed {
-                        for i in 0..<n { let m = allowed[r0 + i < allowed.count ? r0 + i : 0]; for k in 0..<K { mask[i * K + k] = m[k] } }
+                        for i in 0..<n {
+                            let m = allowed[r0 + i < allowed.count ? r0 + i : 0]
+                            for k in 0..<K { mask[i * K + k] = m[k] }
+                        }
                     }
                     let direct = T.self == Double.self
                     let out = direct ? UnsafeMutableRawPointer(dst + r0 * d).assumingMemoryBound(to: Double.self) : o
                     let ok = dode_gmm_rows(Int32(n), Int32(K), Int32(d), yin, mu, iv, a, sh, cb.baseAddress,
-                                           allowed == nil ? nil : UnsafePointer(mask), lp, rr, kk, out, direct && stream ? 1 : 0)
+                                           allowed == nil ? nil : UnsafePointer(mask), lp, rr, kk, out,
+                                           direct && stream ? 1 : 0)
                     if ok == 0 { return false }
                     if !direct { let dr = dst + r0 * d; for i in 0..<(n * d) { dr[i] = T(o[i]) } }
                     r0 += n
@@ -224,7 +251,9 @@ public final class MixtureDenoiser: Denoiser {
     /// log p_s(y) for each row of y (the data density convolved with N(0, s²I)); y in data
     /// (scaled) space.
     public func logDensity(_ y: Tensor, s: Double) throws -> [Double] {
-        guard y.rank == 2, y.shape[1] == d else { throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))") }
+        guard y.rank == 2, y.shape[1] == d else {
+            throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))")
+        }
         let lv = level(s)
         let v = y.contiguous().to(.float64).toArray()
         let B = y.shape[0]
@@ -244,7 +273,9 @@ public final class MixtureDenoiser: Denoiser {
 
     /// The most likely component (0-based) of each row of y at noise level s.
     public func component(_ y: Tensor, s: Double = 0) throws -> [Int] {
-        guard y.rank == 2, y.shape[1] == d else { throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))") }
+        guard y.rank == 2, y.shape[1] == d else {
+            throw CoreError("expected a B×\(d) tensor (got \(formatShape(y.shape)))")
+        }
         let lv = level(s)
         let v = y.contiguous().to(.float64).toArray()
         return (0..<y.shape[0]).map { r in

@@ -13,7 +13,8 @@ public final class NetworkDenoiser: Denoiser {
 
     public init(network: MLPNetwork, schedule: Schedule, prediction: Prediction? = nil, name: String) throws {
         guard network.outputDim == network.inputDim else {
-            throw CoreError("model '\(name)' outputs \(network.outputDim) values per sample for \(network.inputDim) inputs; a denoiser must output as many as it takes")
+            throw CoreError("model '\(name)' outputs \(network.outputDim) values per sample for \(network.inputDim) " +
+                            "inputs; a denoiser must output as many as it takes")
         }
         self.network = network
         self.schedule = schedule

@@ -72,7 +72,8 @@ enum Directions {
         case .effectiveEps:
             guard k >= 1 else { return nil }
             guard let now = try solver.effectiveEps(k, run), let before = try solver.effectiveEps(k - 1, run) else {
-                throw CoreError("direction 'effective_eps' needs a solver with a combined ε (ipndm or deis), not \(solver.name)")
+                throw CoreError("direction 'effective_eps' needs a solver with a combined ε (ipndm or deis), " +
+                                "not \(solver.name)")
             }
             // ε_eff,k uses the raw D_k; ε_eff,k−1 was built when k−1 was current.
             let a = now.substituting(consumed: Combination([(1, .d(k))]))

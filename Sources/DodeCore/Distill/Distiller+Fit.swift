@@ -56,10 +56,12 @@ extension Distiller {
         var batches: [Batch] = []
         if let targets = q.targets {
             guard q.batches.count == 1 else { throw CoreError("'targets' goes with a single batch x") }
-            batches.append(try distiller.batch(den: q.denoiser, x: q.batches[0], grid: q.grid, targets: targets, cond: q.cond))
+            batches.append(try distiller.batch(den: q.denoiser, x: q.batches[0], grid: q.grid, targets: targets,
+                                               cond: q.cond))
         } else {
             for (i, x) in q.batches.enumerated() {
-                let ts = try Teacher.targets(teacher, den: q.denoiser, x: x, grid: q.grid, student: plan, k: q.k, cond: q.cond) { done, total in
+                let ts = try Teacher.targets(teacher, den: q.denoiser, x: x, grid: q.grid, student: plan, k: q.k,
+                                             cond: q.cond) { done, total in
                     q.progress?(.teacher(batch: i, batches: q.batches.count, step: done, steps: total))
                 }
                 batches.append(try distiller.batch(den: q.denoiser, x: x, grid: q.grid, targets: ts, cond: q.cond))
@@ -69,7 +71,8 @@ extension Distiller {
         try distiller.fit(batches, world: world) { k, nfe in q.progress?(.fit(evaluation: k, nfe: nfe)) }
         var rows = q.batches.reduce(0) { $0 + ($1.shape.first ?? 0) }
         if let world { rows = Int(try world.allreduce([Double(rows)], op: .sum)[0]) }
-        var meta: [String: Any] = ["solver": q.solver.summary, "teacher": q.targets != nil ? "given targets" : teacher.summary,
+        var meta: [String: Any] = ["solver": q.solver.summary,
+                                   "teacher": q.targets != nil ? "given targets" : teacher.summary,
                                    "k": q.k, "batch": rows, "batches": q.batches.count, "grid": q.grid.origin,
                                    "dode_version": dodeVersion]
         if let world { meta["ranks"] = world.size }

@@ -87,7 +87,8 @@ public final class Distiller {
             base = try run.materialize(landing, landing: e.lands, consumed: d)
             let cc = landing.consumedCoefficient
             for dir in config.directions {
-                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run, solver: solver)
+                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run,
+                                                solver: solver)
                 effects.append(eff)
                 switch eff {
                 case .consumed(let c)?: deltas.append(try run.materialize(c.scaled(cc), landing: e.lands))
@@ -98,11 +99,13 @@ public final class Distiller {
         case let .function(f):
             base = try f(d)
             for dir in config.directions {
-                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run, solver: solver)
+                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run,
+                                                solver: solver)
                 effects.append(eff)
                 switch eff {
                 case .consumed(let c)?:
-                    let shifted = try run.materialize((Combination([(1, .d(k))]) + c).scaled(1 / e.lands.alpha), landing: e.lands)
+                    let shifted = try run.materialize((Combination([(1, .d(k))]) + c).scaled(1 / e.lands.alpha),
+                                                      landing: e.lands)
                     deltas.append(try Tensor.binary(.sub, try f(shifted), base))
                 case .landing?: throw CoreError("direction 'effective_eps' needs a built-in solver")
                 case nil: deltas.append(nil)
@@ -141,7 +144,8 @@ public final class Distiller {
             if G[i][i] > config.degenerateTolerance * Swift.max(rss, 1e-300) && G[i][i].isFinite {
                 active.append(i)
             } else {
-                warnings.append("evaluation \(k + 1): direction '\(config.directions[i].rawValue)' is degenerate (<Δ,Δ> = \(G[i][i])); λ = 0")
+                warnings.append("evaluation \(k + 1): direction '\(config.directions[i].rawValue)' is degenerate " +
+                                "(<Δ,Δ> = \(G[i][i])); λ = 0")
             }
         }
         if active.isEmpty { return lam }
@@ -171,7 +175,9 @@ public final class Distiller {
             var shift = Combination()
             for (i, eff) in p.effects.enumerated() { if case .consumed(let c)? = eff { shift.add(c, scale: lam[i]) } }
             let consumed = Combination([(1, .d(k))]) + shift
-            for (name, c) in aux { run.setAux(name, try run.materialize(c.substituting(consumed: consumed), landing: e.at), at: e.at) }
+            for (name, c) in aux {
+                run.setAux(name, try run.materialize(c.substituting(consumed: consumed), landing: e.at), at: e.at)
+            }
         }
         b.pending = nil
         try run.advance(to: out)
@@ -187,7 +193,8 @@ public final class Distiller {
         let nfe = first.run.plan.nfe
         for b in batches where b.run.plan.nfe != nfe { throw CoreError("internal: batches with different plans") }
         if let world, world.size > 1 {
-            try world.requireSame("D-ODE fits (evaluations, directions)", [Int64(nfe), Int64(config.directions.count)]) {
+            try world.requireSame("D-ODE fits (evaluations, directions)",
+                                  [Int64(nfe), Int64(config.directions.count)]) {
                 "\($0[0]) evaluations and \($0[1]) directions"
             }
         }

@@ -4,7 +4,9 @@ import Foundation
 /// Sample-quality metrics (docs/method.md §7). Inputs are N×d tensors (any dtype); sums in Double.
 public enum Metrics {
     static func matrix(_ t: Tensor, _ what: String) throws -> (v: [Double], n: Int, d: Int) {
-        guard t.rank >= 1, t.shape[0] >= 1 else { throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))") }
+        guard t.rank >= 1, t.shape[0] >= 1 else {
+            throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))")
+        }
         let n = t.shape[0], d = t.count / n
         guard d >= 1 else { throw CoreError("\(what) has no features") }
         if t.hasNonFinite() { throw CoreError("\(what) contains NaN or Inf") }
@@ -12,7 +14,9 @@ public enum Metrics {
     }
 
     static func samePairs(_ a: Tensor, _ b: Tensor) throws {
-        guard a.shape == b.shape else { throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ") }
+        guard a.shape == b.shape else {
+            throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ")
+        }
     }
 
     /// √(mean((a − b)²)) over every element: an exact sum of per-sample sums of squares, so the
@@ -74,7 +78,9 @@ public enum Metrics {
         guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         guard projections >= 1, projections <= 100_000 else { throw CoreError("projections must be in 1..100000") }
         let dirs = try g.randn([projections, d]).toArray()
-        let norms = (0..<projections).map { p in (0..<d).reduce(0.0) { $0 + dirs[p * d + $1] * dirs[p * d + $1] }.squareRoot() }
+        let norms = (0..<projections).map { p in
+            (0..<d).reduce(0.0) { $0 + dirs[p * d + $1] * dirs[p * d + $1] }.squareRoot()
+        }
         /// Row-major rows × projections of the projected samples.
         func project(_ v: [Double], _ rows: Int) -> [Double] {
             var out = [Double](repeating: 0, count: rows * projections)
@@ -113,7 +119,8 @@ public enum Metrics {
     /// Returns (mmd², h). The pair sums are exact sums of per-row partial sums, over both cores;
     /// with `world` (a and b are this rank's rows) the rows are gathered and each rank sums its
     /// share of the pairs, with the same bits as one process.
-    public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil, world: Communicator? = nil) throws -> (Double, Double) {
+    public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil,
+                           world: Communicator? = nil) throws -> (Double, Double) {
         let (xl, nl, d) = try matrix(a, "a"), (yl, ml, d2) = try matrix(b, "b")
         guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         let x = try joined(xl, world), y = try joined(yl, world)
@@ -133,7 +140,9 @@ public enum Metrics {
             for i in 0..<N { for j in (i + 1)..<N { if c % stride == 0 { ds.append(dist2(i, j)) }; c += 1 } }
             h = median(ds).squareRoot()
         }
-        guard h > 0, h.isFinite else { throw CoreError("MMD bandwidth must be positive (the samples may all be identical)") }
+        guard h > 0, h.isFinite else {
+            throw CoreError("MMD bandwidth must be positive (the samples may all be identical)")
+        }
         let g = 1 / (2 * h * h)
         // Row i's sums over j > i, for this rank's rows of the pooled set.
         let mine = world.map { $0.rows(of: N) } ?? 0..<N
@@ -155,13 +164,15 @@ public enum Metrics {
         var sums = [ExactSum(), ExactSum(), ExactSum()]
         for q in 0..<mine.count { for c in 0..<3 { sums[c].add(partial[3 * q + c]) } }
         if let world { try world.allreduce(&sums) }
-        let v = 2 * sums[0].value / Double(n * (n - 1)) + 2 * sums[1].value / Double(m * (m - 1)) - 2 * sums[2].value / Double(n * m)
+        let v = 2 * sums[0].value / Double(n * (n - 1)) + 2 * sums[1].value / Double(m * (m - 1))
+            - 2 * sums[2].value / Double(n * m)
         return (v, h)
     }
 
     /// Mean and covariance (unbiased) of the rows. With `world` the rows of every rank count:
     /// the sums and the centred cross-products (about the global mean) are added over the ranks.
-    public static func moments(_ t: Tensor, world: Communicator? = nil) throws -> (mean: [Double], cov: [Double], d: Int) {
+    public static func moments(_ t: Tensor,
+                               world: Communicator? = nil) throws -> (mean: [Double], cov: [Double], d: Int) {
         let (x, nl, d) = try matrix(t, "features")
         var mu = [Double](repeating: 0, count: d)
         for i in 0..<nl { for j in 0..<d { mu[j] += x[i * d + j] } }
@@ -191,9 +202,13 @@ public enum Metrics {
         }
         let s1 = try LinearAlgebra.sqrtPSD(cov1, d)
         var m = [Double](repeating: 0, count: d * d), t = m
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, s1, Int32(d), cov2, Int32(d), 0, &t, Int32(d))
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, t, Int32(d), s1, Int32(d), 0, &m, Int32(d))
-        for i in 0..<d { for j in 0..<i { let a = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = a; m[j * d + i] = a } }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, s1, Int32(d),
+                    cov2, Int32(d), 0, &t, Int32(d))
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, t, Int32(d),
+                    s1, Int32(d), 0, &m, Int32(d))
+        for i in 0..<d {
+            for j in 0..<i { let a = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = a; m[j * d + i] = a }
+        }
         let (ev, _) = try LinearAlgebra.symmetricEigen(m, d, vectors: false)
         var trSqrt = 0.0
         for e in ev { trSqrt += Swift.max(e, 0).squareRoot() }
@@ -221,7 +236,11 @@ public enum LinearAlgebra {
         if vectors { for i in 0..<d { v[i * d + i] = 1 } }
         for _ in 0..<100 {
             var off = 0.0, scale = 0.0
-            for i in 0..<d { for j in 0..<d { if i != j { off += m[i * d + j] * m[i * d + j] } else { scale += m[i * d + j] * m[i * d + j] } } }
+            for i in 0..<d {
+                for j in 0..<d {
+                    if i != j { off += m[i * d + j] * m[i * d + j] } else { scale += m[i * d + j] * m[i * d + j] }
+                }
+            }
             if off <= 1e-30 * Swift.max(scale, 1e-300) { break }
             for p in 0..<d {
                 for q in (p + 1)..<Swift.max(d, p + 1) {

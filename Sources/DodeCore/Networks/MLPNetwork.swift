@@ -17,7 +17,8 @@ public final class MLPNetwork {
         case linear(inp: String, out: String, w: Tensor, b: Tensor?)
         case act(inp: String, out: String, fn: UnaryOp)
         case add(a: String, b: String, out: String)
-        case resblock(inp: String, temb: String, out: String, fn: UnaryOp, fc1: (Tensor, Tensor?), tproj: (Tensor, Tensor?), fc2: (Tensor, Tensor?))
+        case resblock(inp: String, temb: String, out: String, fn: UnaryOp, fc1: (Tensor, Tensor?),
+                      tproj: (Tensor, Tensor?), fc2: (Tensor, Tensor?))
     }
 
     let ops: [Op]
@@ -40,15 +41,24 @@ public final class MLPNetwork {
     public init(config cfg: [String: Any], weights: [String: Tensor], source: String, weightsSource: String) throws {
         func fail(_ m: String) -> CoreError { CoreError("model config '\(source)': \(m)") }
         guard (cfg["format"] as? String) == "dode.mlp" else { throw fail("'format' must be \"dode.mlp\"") }
-        guard let dim = (cfg["dim"] as? NSNumber)?.intValue, dim >= 1 else { throw fail("'dim' must be a positive integer") }
+        guard let dim = (cfg["dim"] as? NSNumber)?.intValue, dim >= 1 else {
+            throw fail("'dim' must be a positive integer")
+        }
         let pred = cfg["predicts"] as? String ?? "eps"
-        guard let p = Prediction(rawValue: pred) else { throw fail("'predicts' must be one of eps, x0, v, edm (got \(pred))") }
-        guard let graph = cfg["graph"] as? [[String: Any]], !graph.isEmpty else { throw fail("'graph' must be a non-empty list of operations") }
+        guard let p = Prediction(rawValue: pred) else {
+            throw fail("'predicts' must be one of eps, x0, v, edm (got \(pred))")
+        }
+        guard let graph = cfg["graph"] as? [[String: Any]], !graph.isEmpty else {
+            throw fail("'graph' must be a non-empty list of operations")
+        }
         var shapes: [String: Int] = ["x": dim]   // register -> feature size
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let t = weights[name] else { throw CoreError("weights '\(weightsSource)' have no tensor '\(name)' (named by the config)") }
+            guard let t = weights[name] else {
+                throw CoreError("weights '\(weightsSource)' have no tensor '\(name)' (named by the config)")
+            }
             guard t.shape == shape else {
-                throw CoreError("tensor '\(name)' in '\(weightsSource)' has shape \(formatShape(t.shape)), the config needs \(formatShape(shape))")
+                throw CoreError("tensor '\(name)' in '\(weightsSource)' has shape \(formatShape(t.shape)), " +
+                                "the config needs \(formatShape(shape))")
             }
             return t.to(.float32).contiguous()
         }
@@ -62,7 +72,10 @@ public final class MLPNetwork {
         }
         func linearParams(_ prefix: String, inSize: Int) throws -> (Tensor, Tensor?) {
             let w = weights["\(prefix).weight"]
-            guard let w, w.rank == 2 else { throw CoreError("weights '\(weightsSource)' have no 2-D tensor '\(prefix).weight' (named by the config)") }
+            guard let w, w.rank == 2 else {
+                throw CoreError("weights '\(weightsSource)' have no 2-D tensor '\(prefix).weight' " +
+                                "(named by the config)")
+            }
             let outSize = w.shape[0]
             let wt = try tensor("\(prefix).weight", [outSize, inSize])
             let b = weights["\(prefix).bias"] != nil ? try tensor("\(prefix).bias", [outSize]) : nil
@@ -74,7 +87,8 @@ public final class MLPNetwork {
             case "gelu": return .gelu
             case "relu": return .relu
             case "tanh": return .tanh
-            default: throw fail("operation \(i + 1): unknown activation '\(name ?? "")' (valid: silu, gelu, relu, tanh)")
+            default:
+                throw fail("operation \(i + 1): unknown activation '\(name ?? "")' (valid: silu, gelu, relu, tanh)")
             }
         }
         var ops: [Op] = []
@@ -83,16 +97,24 @@ public final class MLPNetwork {
             switch kind {
             case "time_embedding":
                 let out = try reg(op, "out", i)
-                guard let d = (op["dim"] as? NSNumber)?.intValue, d >= 2, d % 2 == 0 else { throw fail("operation \(i + 1): 'dim' must be an even integer ≥ 2") }
+                guard let d = (op["dim"] as? NSNumber)?.intValue, d >= 2, d % 2 == 0 else {
+                    throw fail("operation \(i + 1): 'dim' must be an even integer ≥ 2")
+                }
                 let order = op["order"] as? String ?? "cos_sin"
-                guard order == "cos_sin" || order == "sin_cos" else { throw fail("operation \(i + 1): 'order' must be cos_sin or sin_cos") }
+                guard order == "cos_sin" || order == "sin_cos" else {
+                    throw fail("operation \(i + 1): 'order' must be cos_sin or sin_cos")
+                }
                 ops.append(.timeEmbedding(out: out, dim: d, maxPeriod: JSONText.double(op["max_period"]) ?? 10000,
                                           cosFirst: order == "cos_sin", scale: JSONText.double(op["scale"]) ?? 1))
                 shapes[out] = d
             case "linear":
                 let inp = try reg(op, "in", i), out = try reg(op, "out", i)
-                guard let wname = op["weight"] as? String else { throw fail("operation \(i + 1): linear needs 'weight'") }
-                guard let w = weights[wname], w.rank == 2 else { throw CoreError("weights '\(weightsSource)' have no 2-D tensor '\(wname)' (named by the config)") }
+                guard let wname = op["weight"] as? String else {
+                    throw fail("operation \(i + 1): linear needs 'weight'")
+                }
+                guard let w = weights[wname], w.rank == 2 else {
+                    throw CoreError("weights '\(weightsSource)' have no 2-D tensor '\(wname)' (named by the config)")
+                }
                 let wt = try tensor(wname, [w.shape[0], try size(inp, i)])
                 let b = try (op["bias"] as? String).map { try tensor($0, [w.shape[0]]) }
                 ops.append(.linear(inp: inp, out: out, w: wt, b: b))
@@ -102,7 +124,9 @@ public final class MLPNetwork {
                 shapes[out] = try size(inp, i)
                 ops.append(.act(inp: inp, out: out, fn: try activation(kind, i)))
             case "add":
-                guard let ins = op["in"] as? [String], ins.count == 2 else { throw fail("operation \(i + 1): add needs 'in': [a, b]") }
+                guard let ins = op["in"] as? [String], ins.count == 2 else {
+                    throw fail("operation \(i + 1): add needs 'in': [a, b]")
+                }
                 let out = try reg(op, "out", i)
                 let a = try size(ins[0], i), b = try size(ins[1], i)
                 guard a == b else { throw fail("operation \(i + 1): add of registers with sizes \(a) and \(b)") }
@@ -111,23 +135,28 @@ public final class MLPNetwork {
             case "resblock":
                 let inp = try reg(op, "in", i), temb = try reg(op, "temb", i), out = try reg(op, "out", i)
                 let h = try size(inp, i), e = try size(temb, i)
-                guard let p1 = op["fc1"] as? String, let pt = op["tproj"] as? String, let p2 = op["fc2"] as? String else {
+                guard let p1 = op["fc1"] as? String, let pt = op["tproj"] as? String,
+                      let p2 = op["fc2"] as? String else {
                     throw fail("operation \(i + 1): resblock needs 'fc1', 'tproj' and 'fc2'")
                 }
                 let fc1 = try linearParams(p1, inSize: h)
                 let mid = fc1.0.shape[0]
                 let tp = try linearParams(pt, inSize: e)
                 guard tp.0.shape[0] == mid else {
-                    throw CoreError("tensor '\(pt).weight' in '\(weightsSource)' has shape \(formatShape(tp.0.shape)), the config needs \(mid)x\(e)")
+                    throw CoreError("tensor '\(pt).weight' in '\(weightsSource)' has shape " +
+                                    "\(formatShape(tp.0.shape)), the config needs \(mid)x\(e)")
                 }
                 let fc2 = try linearParams(p2, inSize: mid)
                 guard fc2.0.shape[0] == h else {
-                    throw CoreError("tensor '\(p2).weight' in '\(weightsSource)' has shape \(formatShape(fc2.0.shape)), the config needs \(h)x\(mid)")
+                    throw CoreError("tensor '\(p2).weight' in '\(weightsSource)' has shape " +
+                                    "\(formatShape(fc2.0.shape)), the config needs \(h)x\(mid)")
                 }
-                ops.append(.resblock(inp: inp, temb: temb, out: out, fn: try activation(op["act"] as? String, i), fc1: fc1, tproj: tp, fc2: fc2))
+                ops.append(.resblock(inp: inp, temb: temb, out: out, fn: try activation(op["act"] as? String, i),
+                                     fc1: fc1, tproj: tp, fc2: fc2))
                 shapes[out] = h
             default:
-                throw fail("operation \(i + 1): unknown op '\(kind)' (valid: time_embedding, linear, silu, gelu, relu, tanh, add, resblock)")
+                throw fail("operation \(i + 1): unknown op '\(kind)' " +
+                           "(valid: time_embedding, linear, silu, gelu, relu, tanh, add, resblock)")
             }
         }
         guard let o = shapes["out"] else { throw fail("no operation writes the register 'out'") }
@@ -158,7 +187,8 @@ public final class MLPNetwork {
         func linear(_ inp: Tensor, _ w: Tensor, _ b: Tensor?) throws -> Tensor {
             let rows = inp.shape[0]
             let out = try Tensor.empty([rows, w.shape[0]], dtype: .float32)
-            try BLAS.linearRows(inp.pointer(Float.self), rows: rows, fin: w.shape[1], weight: w.pointer(Float.self), fout: w.shape[0],
+            try BLAS.linearRows(inp.pointer(Float.self), rows: rows, fin: w.shape[1], weight: w.pointer(Float.self),
+                                fout: w.shape[0],
                                 bias: b?.pointer(Float.self), into: out.pointer(Float.self))
             return out
         }

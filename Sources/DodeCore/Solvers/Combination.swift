@@ -52,7 +52,11 @@ public struct Combination: Sendable, CustomStringConvertible {
     public static func + (a: Combination, b: Combination) -> Combination { var o = a; o.add(b); return o }
     public static func - (a: Combination, b: Combination) -> Combination { var o = a; o.add(b, scale: -1); return o }
     public static prefix func - (a: Combination) -> Combination { -1 * a }
-    public static func * (c: Double, a: Combination) -> Combination { var o = Combination(); o.add(a, scale: c); return o }
+    public static func * (c: Double, a: Combination) -> Combination {
+        var o = Combination()
+        o.add(a, scale: c)
+        return o
+    }
 
     /// The combination times c.
     public func scaled(_ c: Double) -> Combination { c * self }

@@ -15,8 +15,10 @@ public final class DEISSolver: Solver {
     public var teachesItself: Bool { Self.entry.teachesItself }
 
     public static let entry = SolverEntry(name: "deis",
-        help: "DEIS, diffusers' log-rho variant: ε interpolated in log s, integrated exactly over s (coefficients by quadrature in Float64).",
-        options: [.integer("order", 1...3, default: 2, "the order of the interpolating polynomial"), .lowerOrderFinal], teachesItself: true) {
+        help: "DEIS, diffusers' log-rho variant: ε interpolated in log s, integrated exactly over s " +
+              "(coefficients by quadrature in Float64).",
+        options: [.integer("order", 1...3, default: 2, "the order of the interpolating polynomial"), .lowerOrderFinal],
+        teachesItself: true) {
         try DEISSolver(order: $0.int("order"), lowerOrderFinal: $0.bool("lower_order_final"))
     }
 

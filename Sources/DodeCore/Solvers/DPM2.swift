@@ -10,7 +10,8 @@ public final class DPM2Solver: Solver {
     public init() {}
 
     public static let entry = SolverEntry(name: "dpm2",
-        help: "k-diffusion's DPM-2: Euler to the geometric midpoint, then the step with the midpoint slope; Euler into s = 0.") { _ in DPM2Solver() }
+        help: "k-diffusion's DPM-2: Euler to the geometric midpoint, then the step with the midpoint slope; " +
+              "Euler into s = 0.") { _ in DPM2Solver() }
 
     public func plan(_ grid: Grid) throws -> Plan {
         try .twoStage(grid) { a, b in

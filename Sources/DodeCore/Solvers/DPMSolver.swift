@@ -13,9 +13,11 @@ public final class DPMSolver: ExponentialSolver {
     }
 
     public static let entry = SolverEntry(name: "dpm",
-        help: "DPM-Solver (noise-prediction form), orders 1–3. Multistep warms up with lower orders; singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔).",
+        help: "DPM-Solver (noise-prediction form), orders 1–3. Multistep warms up with lower orders; " +
+              "singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔).",
         options: catalogueOptions) {
-        try DPMSolver(order: $0.int("order"), singlestep: $0.string("method") == "singlestep", lowerOrderFinal: $0.bool("lower_order_final"))
+        try DPMSolver(order: $0.int("order"), singlestep: $0.string("method") == "singlestep",
+                      lowerOrderFinal: $0.bool("lower_order_final"))
     }
 
     /// ε of evaluation j (the consumed prediction for the current one).
@@ -25,7 +27,9 @@ public final class DPMSolver: ExponentialSolver {
 
     override public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
-        if e.order == 1 || e.lands.isClean { return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: []) }
+        if e.order == 1 || e.lands.isClean {
+            return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: [])
+        }
         return .linear(landing: singlestep ? singleStep(k, run, e) : multiStep(k, run, e), aux: [])
     }
 
@@ -70,7 +74,8 @@ public final class DPMSolver: ExponentialSolver {
         }
         let r1 = 1.0 / 3, r2 = 2.0 / 3
         if e.stage == 1 {
-            // y_{s2} = y_s − s_{s2}(e^{r2 h} − 1)·ε_s − s_{s2}(r2/r1)((e^{r2 h} − 1)/(r2 h) − 1)·(ε₁ − ε_s)
+            // y_{s2} = y_s − s_{s2}(e^{r2 h} − 1)·ε_s
+            //          − s_{s2}(r2/r1)((e^{r2 h} − 1)/(r2 h) − 1)·(ε₁ − ε_s)
             let s2 = e.lands.s, em = Foundation.expm1(r2 * h)
             c.add(es, scale: -s2 * em)
             c.add(ecur - es, scale: -s2 * (r2 / r1) * (em / (r2 * h) - 1))

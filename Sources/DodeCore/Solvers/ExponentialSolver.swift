@@ -6,7 +6,8 @@ public class ExponentialSolver: Solver {
     public let singlestep: Bool
     public let lowerOrderFinal: Bool
     public var options: [String: String] {
-        ["order": String(order), "method": singlestep ? "singlestep" : "multistep", "lower_order_final": String(lowerOrderFinal)]
+        ["order": String(order), "method": singlestep ? "singlestep" : "multistep",
+         "lower_order_final": String(lowerOrderFinal)]
     }
     public var historyDepth: Int { order }
 
@@ -19,7 +20,8 @@ public class ExponentialSolver: Solver {
 
     public func plan(_ grid: Grid) throws -> Plan {
         if singlestep { return try .singlestep(grid, order: order) }
-        return .onePerStep(grid, orders: Plan.multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
+        return .onePerStep(grid, orders: Plan.multistepOrders(order: order, grid: grid,
+                                                              lowerOrderFinal: lowerOrderFinal))
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {
@@ -30,7 +32,8 @@ public class ExponentialSolver: Solver {
     static let catalogueOptions: [SolverOption] = [
         .integer("order", 1...3, default: 2, "the solver's order"),
         .choice("method", ["multistep", "singlestep"], default: "multistep",
-                "multistep reuses past evaluations; singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔)"),
+                "multistep reuses past evaluations; singlestep takes order − 1 extra evaluations per step " +
+                "at logSNR fractions (½; ⅓ and ⅔)"),
         .lowerOrderFinal,
     ]
 }

@@ -8,7 +8,8 @@ public final class HeunSolver: Solver {
     public init() {}
 
     public static let entry = SolverEntry(name: "heun",
-        help: "EDM's Heun (k-diffusion sample_heun): Euler predictor, trapezoidal corrector; the step into s = 0 is Euler (2N − 1 evaluations).") { _ in HeunSolver() }
+        help: "EDM's Heun (k-diffusion sample_heun): Euler predictor, trapezoidal corrector; " +
+              "the step into s = 0 is Euler (2N − 1 evaluations).") { _ in HeunSolver() }
 
     public func plan(_ grid: Grid) throws -> Plan {
         try .twoStage(grid) { _, b in b }   // the predictor lands on the next point

@@ -9,8 +9,10 @@ public final class IPNDMSolver: Solver {
     public var teachesItself: Bool { Self.entry.teachesItself }
 
     public static let entry = SolverEntry(name: "ipndm",
-        help: "Improved PNDM: Adams–Bashforth on ε with the DDIM transfer, orders rising from 1, no extra evaluation.",
-        options: [.integer("order", 1...4, default: 4, "the highest Adams–Bashforth order")], teachesItself: true) {
+        help: "Improved PNDM: Adams–Bashforth on ε with the DDIM transfer, orders rising from 1, " +
+              "no extra evaluation.",
+        options: [.integer("order", 1...4, default: 4, "the highest Adams–Bashforth order")],
+        teachesItself: true) {
         try IPNDMSolver(order: $0.int("order"))
     }
 
@@ -24,7 +26,9 @@ public final class IPNDMSolver: Solver {
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
-        return .linear(landing: Combination([(1, .y(k))]) + (try effectiveEps(k, run) ?? Combination()).scaled(e.lands.s - e.at.s), aux: [])
+        return .linear(landing: Combination([(1, .y(k))])
+                                + (try effectiveEps(k, run) ?? Combination()).scaled(e.lands.s - e.at.s),
+                       aux: [])
     }
 
     public func effectiveEps(_ k: Int, _ run: SolverRun) throws -> Combination? {

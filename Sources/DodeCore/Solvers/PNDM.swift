@@ -10,7 +10,8 @@ public final class PNDMSolver: Solver {
     public init() {}
 
     public static let entry = SolverEntry(name: "pndm",
-        help: "diffusers' PNDM/PLMS with skip_prk_steps: DDIM in ε with Adams–Bashforth weights, warm start re-evaluating the second point (N + 1 evaluations).") { _ in PNDMSolver() }
+        help: "diffusers' PNDM/PLMS with skip_prk_steps: DDIM in ε with Adams–Bashforth weights, " +
+              "warm start re-evaluating the second point (N + 1 evaluations).") { _ in PNDMSolver() }
 
     public func plan(_ grid: Grid) throws -> Plan {
         let n = grid.steps

@@ -59,7 +59,8 @@ extension Plan {
             for f in fractions { stops.append(try grid.schedule.point(logsnr: a.logsnr + f * (b.logsnr - a.logsnr))) }
             stops.append(b)
             for j in 0..<p {
-                evs.append(Evaluation(step: i, stage: j, at: stops[j], lands: stops[j + 1], order: p, final: j == p - 1))
+                evs.append(Evaluation(step: i, stage: j, at: stops[j], lands: stops[j + 1], order: p,
+                                      final: j == p - 1))
             }
         }
         return Plan(evaluations: evs, stepOrders: orders)

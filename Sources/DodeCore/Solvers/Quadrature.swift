@@ -14,7 +14,10 @@ enum Quadrature {
             var dp = 0.0
             for _ in 0..<100 {
                 var p0 = 1.0, p1 = x
-                for k in 2...n { let p2 = ((2 * Double(k) - 1) * x * p1 - (Double(k) - 1) * p0) / Double(k); p0 = p1; p1 = p2 }
+                for k in 2...n {
+                    let p2 = ((2 * Double(k) - 1) * x * p1 - (Double(k) - 1) * p0) / Double(k)
+                    p0 = p1; p1 = p2
+                }
                 dp = Double(n) * (x * p1 - p0) / (x * x - 1)
                 let dx = p1 / dp
                 x -= dx

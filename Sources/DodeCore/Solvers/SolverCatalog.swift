@@ -21,7 +21,8 @@ public struct SolverEntry: Sendable {
 
     /// `dode.solver.dpmpp{order = 2, method = 'multistep' | 'singlestep', lower_order_final = true}`.
     public var signature: String {
-        "dode.solver.\(name)" + (options.isEmpty ? "([{}])" : "{" + options.map(\.signature).joined(separator: ", ") + "}")
+        "dode.solver.\(name)"
+            + (options.isEmpty ? "([{}])" : "{" + options.map(\.signature).joined(separator: ", ") + "}")
     }
 
     /// Builds the solver from option values (missing ones take their defaults). Unknown names
@@ -30,7 +31,8 @@ public struct SolverEntry: Sendable {
         var values: [String: SolverOptionValue] = [:]
         for (key, v) in given {
             guard let opt = options.first(where: { $0.name == key }) else {
-                let valid = options.isEmpty ? "it takes no options" : "valid options: " + options.map(\.name).joined(separator: ", ")
+                let valid = options.isEmpty ? "it takes no options"
+                                            : "valid options: " + options.map(\.name).joined(separator: ", ")
                 throw CoreError("\(name): unknown option '\(key)' (\(valid))")
             }
             guard opt.accepts(v) else { throw CoreError("\(name): option '\(key)' must be \(opt.expected) (got \(v))") }
@@ -46,9 +48,12 @@ public struct SolverEntry: Sendable {
         var values: [String: SolverOptionValue] = [:]
         for (key, t) in text {
             guard let opt = options.first(where: { $0.name == key }) else {
-                throw CoreError("\(name): unknown option '\(key)' (valid options: \(options.map(\.name).joined(separator: ", ")))")
+                throw CoreError("\(name): unknown option '\(key)' " +
+                                "(valid options: \(options.map(\.name).joined(separator: ", ")))")
             }
-            guard let v = opt.parse(t) else { throw CoreError("\(name): option '\(key)' must be \(opt.expected) (got '\(t)')") }
+            guard let v = opt.parse(t) else {
+                throw CoreError("\(name): option '\(key)' must be \(opt.expected) (got '\(t)')")
+            }
             values[key] = v
         }
         return try make(values)

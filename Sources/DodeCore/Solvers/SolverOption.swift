@@ -26,7 +26,8 @@ public struct SolverOption: Sendable {
     public let defaultValue: SolverOptionValue
     public let help: String
 
-    public static func integer(_ name: String, _ range: ClosedRange<Int>, default d: Int, _ help: String) -> SolverOption {
+    public static func integer(_ name: String, _ range: ClosedRange<Int>, default d: Int,
+                               _ help: String) -> SolverOption {
         SolverOption(name: name, kind: .integer(range), defaultValue: .int(d), help: help)
     }
     public static func choice(_ name: String, _ choices: [String], default d: String, _ help: String) -> SolverOption {

@@ -12,20 +12,26 @@ public final class UniPCSolver: Solver {
     public let order: Int
     public let variant: String
     public let lowerOrderFinal: Bool
-    public var options: [String: String] { ["order": String(order), "variant": variant, "lower_order_final": String(lowerOrderFinal)] }
+    public var options: [String: String] {
+        ["order": String(order), "variant": variant, "lower_order_final": String(lowerOrderFinal)]
+    }
     public var historyDepth: Int { order + 1 }
 
     public static let entry = SolverEntry(name: "unipc",
-        help: "UniPC (data prediction): predictor UniP plus corrector UniC reusing the next evaluation (no extra NFE); the last step is not corrected.",
+        help: "UniPC (data prediction): predictor UniP plus corrector UniC reusing the next evaluation " +
+              "(no extra NFE); the last step is not corrected.",
         options: [.integer("order", 1...3, default: 2, "the predictor's order"),
                   .choice("variant", ["bh1", "bh2"], default: "bh2", "B(h) = e^h − 1 (bh2) or h (bh1)"),
                   .lowerOrderFinal]) {
-        try UniPCSolver(order: $0.int("order"), variant: $0.string("variant"), lowerOrderFinal: $0.bool("lower_order_final"))
+        try UniPCSolver(order: $0.int("order"), variant: $0.string("variant"),
+                        lowerOrderFinal: $0.bool("lower_order_final"))
     }
 
     public init(order: Int = 2, variant: String = "bh2", lowerOrderFinal: Bool = true) throws {
         self.order = try SolverOption.checkOrder(order, in: 1...3, solver: "unipc")
-        guard variant == "bh1" || variant == "bh2" else { throw CoreError("unipc: variant must be 'bh1' or 'bh2' (got '\(variant)')") }
+        guard variant == "bh1" || variant == "bh2" else {
+            throw CoreError("unipc: variant must be 'bh1' or 'bh2' (got '\(variant)')")
+        }
         self.variant = variant
         self.lowerOrderFinal = lowerOrderFinal
     }
@@ -98,7 +104,9 @@ public final class UniPCSolver: Solver {
             var l = base.scaled(e.lands.s / e.at.s)
             l.add(-sys.hphi1, .consumed)
             if p >= 2 {
-                let rhos = p == 2 ? [0.5] : try LinearSystem.solve(Array(sys.R.prefix(p - 1).map { Array($0.prefix(p - 1)) }), Array(sys.b.prefix(p - 1)))
+                let rhos = p == 2 ? [0.5]
+                    : try LinearSystem.solve(Array(sys.R.prefix(p - 1).map { Array($0.prefix(p - 1)) }),
+                                             Array(sys.b.prefix(p - 1)))
                 for (q, d) in d1s.enumerated() { l.add(d, scale: -sys.Bh * rhos[q]) }
             }
             landing = l
