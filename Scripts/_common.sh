@@ -43,8 +43,9 @@ dode_build() {
 # ranks than cores and --allow-run-as-root as root; MPICH's mpiexec takes neither.
 dode_mpirun() {
     local n="$1"; shift
-    local flags=()
-    if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+    local flags=() version
+    version="$(mpirun --version 2>/dev/null || true)"   # (no pipe into grep -q: pipefail and SIGPIPE)
+    if [[ "$version" == *"Open MPI"* ]]; then
         flags+=(--oversubscribe)
         [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
     fi

@@ -246,7 +246,8 @@ public struct LuaOptions {
     /// Pushes the value of `key` (nil when absent), runs `body` with its stack index, pops it.
     func with<R>(_ key: String, _ body: (Int32) throws -> R) rethrows -> R {
         guard let index else { lua_pushnil(L); defer { dode_pop(L, 1) }; return try body(lua_gettop(L)) }
-        lua_getfield(L, index, key)
+        // Raw: a user __index must not run (an error in it would longjmp through this frame).
+        _ = dode_rawgetfield(L, index, key)
         defer { dode_pop(L, 1) }
         return try body(lua_gettop(L))
     }

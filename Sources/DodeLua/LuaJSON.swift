@@ -112,7 +112,7 @@ extension LuaVM {
             for (k, key) in keys.sorted().enumerated() {
                 if k > 0 { out += "," }
                 out += pad + JSONText.jsonString(key) + (indent ? ": " : ":")
-                lua_getfield(L, i, key)
+                _ = dode_rawgetfield(L, i, key)
                 defer { dode_pop(L, 1) }
                 try encodeValue(lua_gettop(L), indent: indent, level: level + 1, seen: &seen, out: &out)
             }

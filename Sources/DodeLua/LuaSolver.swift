@@ -76,7 +76,7 @@ final class LuaSolver: Solver {
             }
             let e = lua_gettop(L)
             func field<T>(_ key: String, _ read: (Int32) -> T?) throws -> T {
-                lua_getfield(L, e, key)
+                _ = dode_rawgetfield(L, e, key)
                 defer { dode_pop(L, 1) }
                 guard let v = read(lua_gettop(L)) else {
                     throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'")
@@ -85,7 +85,7 @@ final class LuaSolver: Solver {
             }
             /// An optional integer field: absent gives `default`, present must be an exact integer.
             func optionalInt(_ key: String, _ default: Int) throws -> Int {
-                lua_getfield(L, e, key)
+                _ = dode_rawgetfield(L, e, key)
                 defer { dode_pop(L, 1) }
                 if lua_type(L, -1) <= LUA_TNIL { return `default` }
                 guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else {
@@ -103,7 +103,7 @@ final class LuaSolver: Solver {
                 throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 " +
                                 "(got stage \(stage), order \(order))")
             }
-            lua_getfield(L, e, "final")
+            _ = dode_rawgetfield(L, e, "final")
             let finalType = lua_type(L, -1), final = finalType == LUA_TBOOLEAN ? lua_toboolean(L, -1) != 0 : true
             dode_pop(L, 1)
             guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else {

@@ -135,6 +135,8 @@ public final class LuaVM {
     /// lua_pcall with the traceback handler, with Ctrl-C turned into the Lua error "interrupted"
     /// while it runs (a pending request from before is dropped). Returns the Lua status.
     public func protectedCall(_ nargs: Int32, _ nresults: Int32) -> Int32 {
+        // A chunk runs on the main thread: no binding is running, whatever happened before.
+        currentL = nil
         Interrupt.clear()
         dode_sigint_catch(L)
         defer {
@@ -156,10 +158,18 @@ public final class LuaVM {
     }
 
     func popError() -> String {
-        var len = 0
-        let msg = dode_tolstring_meta(L, -1, &len).map { String(cString: $0) } ?? "(error)"
-        dode_pop(L, 2)
+        let msg = LuaVM.errorText(L, -1)
+        dode_pop(L, 1)
         return msg
+    }
+
+    /// The text of an error value without calling metamethods (a `__tostring` that raised would
+    /// longjmp through Swift): a string or number as it is, anything else by its type. The
+    /// traceback handler has already turned error objects with `__tostring` into strings.
+    public static func errorText(_ L: OpaquePointer, _ i: Int32) -> String {
+        let t = lua_type(L, i)
+        if t == LUA_TSTRING || t == LUA_TNUMBER, let p = dode_tostring(L, i) { return String(cString: p) }
+        return "(error object is a \(String(cString: dode_typename(L, i))) value)"
     }
 
     /// Sets the global `arg` table as lua.c does: script at 0, its arguments at 1..n.

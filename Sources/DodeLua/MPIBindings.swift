@@ -21,65 +21,92 @@ extension LuaVM {
         }
         def("dode.mpi.allreduce", "dode.mpi.allreduce(x [, op = 'sum' | 'max' | 'min'])", """
             Reduces x over every rank and returns the result on every rank: a number, a list of numbers or a \
-            tensor (every rank must pass the same shape; the result is Float64). Sums of tensors and numbers \
-            are plain Float64 sums; dode.distill.fit uses exact sums instead.
+            tensor (every rank must pass the same kind of value and shape; the result is Float64). Sums of \
+            tensors and numbers are plain Float64 sums; dode.distill.fit uses exact sums instead.
             """) { a in
-            let op = try ReduceOp(rawValue: a.optString(2) ?? "sum").orThrow(a.fail(2, "'sum', 'max' or 'min'"))
             let w = World.current
-            if let t = LuaArgs.tensorAt(a.L, 1) { return a.push(try w.allreduce(t, op: op)) }
-            if a.isNumber(1) {
-                return a.push(try w.allreduce([try a.number(1)], op: op)[0])
+            let opName = a.isNil(2) ? "sum" : (a.isString(2) ? try a.string(2) : "")
+            let op = ReduceOp(rawValue: opName)
+            let kind = LuaVM.collectiveKind(a, 1)
+            let list = kind == 2 ? LuaArgs.numberList(a.L, 1) : nil
+            // Every rank checks the others' arguments before any data moves: a rank that passes
+            // another kind of value (or a bad op) fails every rank instead of leaving them waiting.
+            try w.requireSame("dode.mpi.allreduce arguments",
+                              [kind, Int64(ReduceOp.allCases.firstIndex { $0 == op } ?? -1), Int64(list?.count ?? -1)],
+                              describe: LuaVM.describeCollective)
+            guard let op else { throw a.fail(2, "'sum', 'max' or 'min'") }
+            switch kind {
+            case 1: return a.push(try w.allreduce([try a.number(1)], op: op)[0])
+            case 2:
+                guard let list else { throw a.fail(1, "a number, a list of numbers or a tensor") }
+                return a.push(numbers: try w.allreduce(list, op: op))
+            case 3: return a.push(try w.allreduce(try a.tensor(1), op: op))
+            default: throw a.fail(1, "a number, a list of numbers or a tensor")
             }
-            guard a.isTable(1), let v = LuaArgs.numberList(a.L, 1) else {
-                throw a.fail(1, "a number, a list of numbers or a tensor")
-            }
-            try w.requireSame("list lengths", [Int64(v.count)]) { "\($0[0]) numbers" }
-            return a.push(numbers: try w.allreduce(v, op: op))
         }
         def("dode.mpi.bcast", "dode.mpi.bcast(x [, root = 0])", """
             root's value on every rank: a tensor, or any JSON-encodable value (numbers, strings, booleans, \
-            tables).
+            tables). Every rank must name the same root; the other ranks' x is ignored.
             """) { a in
             let w = World.current
             let root = try a.isNil(2) ? 0 : a.int(2, in: 0...(w.size - 1), "a rank in 0..\(w.size - 1)")
-            // Tensor or JSON: the root decides, and tells the others first.
-            var kind: Int64 = LuaArgs.tensorAt(a.L, 1) != nil ? 1 : 0
+            try w.requireSame("dode.mpi.bcast roots", [Int64(root)]) { "root \($0[0])" }
+            // The root prepares its value, then sends its kind (1 tensor, 0 JSON, −1 an error whose
+            // message follows), so a value the root cannot send fails every rank alike.
+            var kind: Int64 = 0
+            var payload: [UInt8] = []
+            if w.rank == root {
+                if LuaArgs.tensorAt(a.L, 1) != nil { kind = 1 } else {
+                    do { payload = Array(try a.vm.encodeJSON(1, indent: false).utf8) } catch {
+                        kind = -1
+                        payload = Array("\(error)".utf8)
+                    }
+                }
+            }
             try withUnsafeMutableBytes(of: &kind) { try w.broadcast(bytes: $0.baseAddress!, count: 8, root: root) }
-            if kind == 1 {
-                return a.push(try w.broadcast(w.rank == root ? try a.tensor(1) : nil, root: root))
-            }
-            var text = w.rank == root ? Array(try a.vm.encodeJSON(1, indent: false).utf8) : []
-            var n = Int64(text.count)
+            if kind == 1 { return a.push(try w.broadcast(w.rank == root ? try a.tensor(1) : nil, root: root)) }
+            var n = Int64(payload.count)
             try withUnsafeMutableBytes(of: &n) { try w.broadcast(bytes: $0.baseAddress!, count: 8, root: root) }
-            if w.rank != root { text = [UInt8](repeating: 0, count: Int(n)) }
+            if w.rank != root { payload = [UInt8](repeating: 0, count: Int(n)) }
             if n > 0 {
-                try text.withUnsafeMutableBytes { try w.broadcast(bytes: $0.baseAddress!, count: $0.count, root: root) }
+                try payload.withUnsafeMutableBytes {
+                    try w.broadcast(bytes: $0.baseAddress!, count: $0.count, root: root)
+                }
             }
-            try a.vm.decodeJSON(Data(text), source: "the broadcast value")
+            if kind == -1 {
+                throw a.error("rank \(root) (the root) cannot send its value: \(String(decoding: payload, as: UTF8.self))")
+            }
+            try a.vm.decodeJSON(Data(payload), source: "the broadcast value")
             return 1
         }
         def("dode.mpi.gather", "dode.mpi.gather(x [, root = 0])", """
             Every rank's tensor joined along the first dimension in rank order, on root (nil on the other \
-            ranks); every rank must pass the same dtype and trailing sizes. A number gives root the list of \
-            every rank's number.
+            ranks); every rank must pass the same dtype and trailing sizes (a rank may have no rows). A \
+            number gives root the list of every rank's number.
             """) { a in
             let w = World.current
             let root = try a.isNil(2) ? 0 : a.int(2, in: 0...(w.size - 1), "a rank in 0..\(w.size - 1)")
-            if a.isNumber(1) {
+            let kind = LuaVM.collectiveKind(a, 1)
+            try w.requireSame("dode.mpi.gather arguments", [kind, Int64(root)], describe: LuaVM.describeCollective)
+            switch kind {
+            case 1:
                 var v = try a.number(1)
                 let parts = try w.gather(bytes: withUnsafeBytes(of: &v) { Array($0) }, root: root)
                 guard let parts else { return a.pushNil() }
                 return a.push(numbers: parts.map { $0.withUnsafeBytes { $0.load(as: Double.self) } })
+            case 3:
+                guard let t = try w.gather(try a.tensor(1), root: root) else { return a.pushNil() }
+                return a.push(t)
+            default: throw a.fail(1, "a tensor or a number")
             }
-            guard let t = try w.gather(try a.tensor(1), root: root) else { return a.pushNil() }
-            return a.push(t)
         }
         def("dode.mpi.allgather", "dode.mpi.allgather(x)", """
             Every rank's tensor joined along the first dimension in rank order, on every rank.
             """) { a in
             let w = World.current
-            let t = try a.tensor(1)
-            let all = try w.gather(t, root: 0)
+            try w.requireSame("dode.mpi.allgather arguments", [LuaVM.collectiveKind(a, 1)],
+                              describe: LuaVM.describeCollective)
+            let all = try w.gather(try a.tensor(1), root: 0)
             return a.push(try w.broadcast(all, root: 0))
         }
         def("dode.mpi.rows", "dode.mpi.rows(n)", """
@@ -103,12 +130,22 @@ extension LuaVM {
                                       offset: off + r.lowerBound))
         }
         def("dode.mpi.save", "dode.mpi.save(path, x)", """
-            Gathers every rank's rows of x (a tensor; for .safetensors a table {name = tensor}) and writes \
-            one file on rank 0 (atomically, as dode.save). Returns path on rank 0, nil elsewhere.
+            Gathers every rank's rows of x (a tensor; for .safetensors a table {name = tensor}, the same names \
+            on every rank) and writes one file on rank 0 (atomically, as dode.save). Returns path on rank 0, \
+            nil elsewhere.
             """) { a in
-            let path = try a.string(1)
             let w = World.current
-            switch (path as NSString).pathExtension.lowercased() {
+            let path = a.isString(1) ? try a.string(1) : ""
+            let ext = (path as NSString).pathExtension.lowercased()
+            let names = ext == "safetensors" && a.isTable(2) ? (try? a.vm.tensorTable(2, args: a))?.keys.sorted() : nil
+            // The kind of file and the tensor names must agree before anything is gathered.
+            var signature: [Int64] = [ext == "npy" ? 1 : ext == "safetensors" ? 2 : 0, Int64(names?.count ?? -1)]
+            signature += (names ?? []).map { name in var h = FNV1a(); h.add(name); return h.signed }
+            try w.requireSame("dode.mpi.save arguments (kind of file, tensor names)", signature) { s in
+                let kind = s[0] == 1 ? ".npy" : s[0] == 2 ? ".safetensors" : "another path"
+                return "\(kind) with \(s[1] < 0 ? "no table" : "\(s[1]) named tensors")"
+            }
+            switch ext {
             case "npy":
                 let full = try w.gather(try a.tensor(2), root: 0)
                 if let full { try NPY.write(full, path: path) }
@@ -116,7 +153,7 @@ extension LuaVM {
                 let parts = try a.vm.tensorTable(2, args: a)
                 var full: [String: Tensor] = [:]
                 for (name, t) in parts.sorted(by: { $0.key < $1.key }) { full[name] = try w.gather(t, root: 0) }
-                if w.rank == 0 { try Safetensors.write(full, metadata: ["ranks": String(w.size)], path: path) }
+                if w.rank == 0 { try Safetensors.write(full, path: path) }
             default:
                 throw a.fail(1, "a path ending in .npy or .safetensors")
             }
@@ -126,13 +163,27 @@ extension LuaVM {
             guard World.current.rank == 0 else { return 0 }
             let L = a.L
             let n = lua_gettop(L)
-            _ = dode_getglobal(L, "print")
+            _ = dode_rawgetglobal(L, "print")
             dode_insert(L, 1)
             if dode_pcall(L, n, 0, 0) != LUA_OK {
                 throw a.error(dode_tostring(L, -1).map { String(cString: $0) } ?? "print failed")
             }
             return 0
         }
+    }
+
+    /// The kind of the value at `i` for a collective's argument check: 1 number, 2 table,
+    /// 3 tensor, 0 anything else.
+    static func collectiveKind(_ a: LuaArgs, _ i: Int32) -> Int64 {
+        if LuaArgs.tensorAt(a.L, i) != nil { return 3 }
+        if a.isNumber(i) { return 1 }
+        return a.isTable(i) ? 2 : 0
+    }
+
+    static func describeCollective(_ s: [Int64]) -> String {
+        let kinds = ["another value", "a number", "a table", "a tensor"]
+        let dims = s.dropFirst().map(String.init).joined(separator: ", ")
+        return (s[0] >= 0 && s[0] < 4 ? kinds[Int(s[0])] : "?") + (s.count > 1 ? " (\(dims))" : "")
     }
 
     /// Sets the fields of `dode.mpi` and the alias `dode.world` (after the module table exists).
@@ -157,7 +208,7 @@ extension LuaVM {
             case LUA_TNIL, LUA_TNONE: return byDefault && World.current.size > 1 ? World.current : nil
             case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? World.current : nil
             case LUA_TTABLE:
-                lua_getfield(L, i, "_world")
+                _ = dode_rawgetfield(L, i, "_world")
                 defer { dode_pop(L, 1) }
                 if lua_toboolean(L, -1) != 0 { return World.current }
             default: break

@@ -87,12 +87,16 @@ extension LuaVM {
                 if lua_type(a.L, i) == LUA_TTABLE {
                     lua_pushnil(a.L)
                     while lua_next(a.L, i) != 0 {
-                        if lua_type(a.L, -2) == LUA_TSTRING {
-                            var len = 0
-                            opts[String(cString: dode_tostring(a.L, -2))] =
-                                dode_tolstring_meta(a.L, -1, &len).map { String(cString: $0) } ?? "?"
-                            dode_pop(a.L, 1)
+                        // Values as text without metamethods: strings, numbers and booleans only.
+                        let vt = lua_type(a.L, -1)
+                        guard lua_type(a.L, -2) == LUA_TSTRING,
+                              vt == LUA_TSTRING || vt == LUA_TNUMBER || vt == LUA_TBOOLEAN else {
+                            dode_pop(a.L, 2)
+                            throw o.fail("options", "a table of strings, numbers and booleans keyed by name")
                         }
+                        let key = String(cString: dode_tostring(a.L, -2))
+                        opts[key] = vt == LUA_TBOOLEAN ? (lua_toboolean(a.L, -1) != 0 ? "true" : "false")
+                            : String(cString: dode_tostring(a.L, -1))   // the value, never the key
                         dode_pop(a.L, 1)
                     }
                 } else if lua_type(a.L, i) != LUA_TNIL { throw o.fail("options", "a table") }

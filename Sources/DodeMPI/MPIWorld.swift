@@ -30,6 +30,9 @@ public final class MPIWorld: Communicator {
         setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0)
         var provided: Int32 = 0
         try check(dode_mpi_init(&provided), "MPI_Init_thread")
+        // Processes this rank starts (os.execute("dode ...")) inherit the launcher's variables;
+        // they run on their own instead of trying to join this world.
+        setenv("DODE_MPI", "0", 1)
         return try MPIWorld()
     }
 
@@ -113,6 +116,7 @@ public final class MPIWorld: Communicator {
     }
 
     public func abort(code: Int32) -> Never {
+        fflush(stdout)   // what the script printed before the error, then the error
         FileHandle.standardError.synchronizeFile()
         _ = dode_mpi_abort(code)
         exit(code)

@@ -14,7 +14,8 @@ public enum AtomicFile {
         }
         let folder = dir.isEmpty ? "." : dir
         removeStaleTemporaries(folder: folder, name: url.lastPathComponent)
-        let tmp = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = folder + "/." + url.lastPathComponent +
+            ".tmp-\(host)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw TensorError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         var ok = true
@@ -38,14 +39,24 @@ public enum AtomicFile {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
-    /// Temporary files of this name left by writers that died before their rename (`kill -9`,
-    /// a power cut): `.<name>.tmp-<pid>-<random>` whose process no longer exists.
+    /// This machine's name, as temporary names carry it ('-' and '/' replaced by '_').
+    static let host: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        let name = String(cString: buf).map { $0 == "-" || $0 == "/" ? "_" : $0 }
+        return name.isEmpty ? "localhost" : String(name)
+    }()
+
+    /// Temporary files of this name left by writers on this machine that died before their
+    /// rename (`kill -9`, a power cut): `.<name>.tmp-<host>-<pid>-<random>` whose process no
+    /// longer exists. Another machine's temporaries (a folder shared by the ranks of an MPI run)
+    /// are left alone: their process cannot be checked from here.
     static func removeStaleTemporaries(folder: String, name: String) {
-        let prefix = "." + name + ".tmp-"
+        let prefix = "." + name + ".tmp-" + host + "-"
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         for e in entries where e.hasPrefix(prefix) {
-            let rest = e.dropFirst(prefix.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ pid_t($0) }), pid > 0 else { continue }
+            let rest = e.dropFirst(prefix.count).split(separator: "-")
+            guard rest.count == 2, let pid = pid_t(rest[0]), pid > 0 else { continue }
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(folder + "/" + e) }
         }
     }

@@ -96,13 +96,27 @@ extension Communicator {
         }
     }
 
-    private func tensorSignature(_ t: Tensor, ignoringFirst: Bool) -> [Int64] {
+    /// Fails on every rank alike when any rank has a problem: each rank passes its own problem
+    /// (nil when it has none) and every rank throws the lowest such rank's message, so no rank goes
+    /// on into a collective the others have left. One allgather.
+    public func agree(_ problem: String?) throws {
+        if size == 1 {
+            if let problem { throw TensorError(problem) }
+            return
+        }
+        let all = try allgather(bytes: Array((problem ?? "").utf8))
+        if let r = all.firstIndex(where: { !$0.isEmpty }) {
+            throw TensorError("\(String(decoding: all[r], as: UTF8.self)) (on rank \(r))")
+        }
+    }
+
+    func tensorSignature(_ t: Tensor, ignoringFirst: Bool) -> [Int64] {
         var sig: [Int64] = [t.dtype == .float64 ? 8 : 4, Int64(t.rank)]
         for (i, d) in t.shape.enumerated() { sig.append(ignoringFirst && i == 0 ? -1 : Int64(d)) }
         return sig
     }
 
-    private func describeSignature(_ s: [Int64]) -> String {
+    func describeSignature(_ s: [Int64]) -> String {
         let dims = s.dropFirst(2).map { $0 < 0 ? "N" : String($0) }
         return "a \(s[0] == 8 ? "float64" : "float32") tensor of shape " +
                "\(dims.isEmpty ? "()" : dims.joined(separator: "x"))"
@@ -120,18 +134,19 @@ extension Communicator {
     /// The tensors of every rank joined along the first dimension in rank order, on `root`
     /// (nil on the other ranks). Every rank must pass the same dtype and trailing dimensions.
     public func gather(_ t: Tensor, root: Int = 0) throws -> Tensor? {
+        // Checked on every rank first, so a rank's bad argument fails every rank alike.
+        try requireSame("tensor shapes (beyond the first dimension)", tensorSignature(t, ignoringFirst: true),
+                        describe: describeSignature)
         guard t.rank >= 1 else {
             throw TensorError("gather needs tensors with a first (row) dimension (got a 0-D tensor)")
         }
-        try requireSame("tensor shapes (beyond the first dimension)", tensorSignature(t, ignoringFirst: true),
-                        describe: describeSignature)
         let c = t.contiguous()
+        // Every rank's row count (a rank may have none; rows may have no values).
+        let rows = Int(try allreduce([Double(c.shape[0])], op: .sum)[0])
         let bytes = c.count * c.dtype.size
         let mine = bytes == 0 ? []
             : Array(UnsafeRawBufferPointer(start: c.storage.raw + c.offset * c.dtype.size, count: bytes))
         guard let parts = try gather(bytes: mine, root: root) else { return nil }
-        let rowBytes = Swift.max(1, c.count / Swift.max(c.shape[0], 1)) * c.dtype.size
-        let rows = parts.reduce(0) { $0 + $1.count } / rowBytes
         let out = try Tensor.empty([rows] + Array(c.shape.dropFirst()), dtype: c.dtype)
         var at = out.storage.raw
         for p in parts {
@@ -149,18 +164,27 @@ extension Communicator {
             guard let t else { throw TensorError("broadcast: the root passed no tensor") }
             return t
         }
+        // The root's problems travel in the header (0: no tensor, −1: too many dimensions), so
+        // every rank fails alike instead of waiting for data that never comes.
         var header = [Int64](repeating: 0, count: 2 + 16)
         if rank == root {
-            guard let t else { throw TensorError("broadcast: the root passed no tensor") }
-            guard t.rank <= 16 else { throw TensorError("broadcast: at most 16 dimensions") }
-            header[0] = t.dtype == .float64 ? 8 : 4
-            header[1] = Int64(t.rank)
-            for (i, d) in t.shape.enumerated() { header[2 + i] = Int64(d) }
+            if let t, t.rank <= 16 {
+                header[0] = t.dtype == .float64 ? 8 : 4
+                header[1] = Int64(t.rank)
+                for (i, d) in t.shape.enumerated() { header[2 + i] = Int64(d) }
+            } else {
+                header[0] = t == nil ? 0 : -1
+            }
         }
         try header.withUnsafeMutableBytes { try broadcast(bytes: $0.baseAddress!, count: $0.count, root: root) }
+        guard header[0] > 0 else {
+            throw TensorError(header[0] == 0 ? "broadcast: rank \(root) (the root) passed no tensor"
+                                             : "broadcast: rank \(root)'s tensor has more than 16 dimensions")
+        }
         let dtype: DType = header[0] == 8 ? .float64 : .float32
         let shape = (0..<Int(header[1])).map { Int(header[2 + $0]) }
-        let out = rank == root ? t!.contiguous().clone() : try Tensor.empty(shape, dtype: dtype)
+        let out: Tensor
+        if rank == root, let t { out = t.contiguous().clone() } else { out = try Tensor.empty(shape, dtype: dtype) }
         if out.count > 0 {
             try broadcast(bytes: out.storage.raw + out.offset * dtype.size, count: out.count * dtype.size, root: root)
         }

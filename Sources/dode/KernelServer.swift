@@ -177,8 +177,7 @@ final class KernelServer: DisplaySink {
         }
         let st = code.withCString { dode_loadbuffer(L, $0, strlen($0), chunk) }
         if st == LUA_OK { return nil }
-        var len = 0
-        let msg = dode_tolstring_meta(L, -1, &len).map { String(cString: $0) } ?? "syntax error"
+        let msg = LuaVM.errorText(L, -1)
         lua_settop(L, 0)
         return msg
     }
@@ -191,8 +190,7 @@ final class KernelServer: DisplaySink {
     }
 
     private func popMessage() -> String {
-        var len = 0
-        let msg = dode_tolstring_meta(vm.L, -1, &len).map { String(cString: $0) } ?? "(error)"
+        let msg = LuaVM.errorText(vm.L, -1)
         lua_settop(vm.L, 0)
         return msg
     }

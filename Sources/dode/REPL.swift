@@ -83,7 +83,7 @@ struct REPL {
         }
         let n = lua_gettop(L)
         if n > 0 {
-            _ = dode_getglobal(L, "print")
+            _ = dode_rawgetglobal(L, "print")
             dode_insert(L, 1)
             if vm.protectedCall(n, 0) != LUA_OK { report() }
         }
@@ -92,8 +92,7 @@ struct REPL {
     }
 
     func report() {
-        var len = 0
-        let msg = dode_tolstring_meta(L, -1, &len).map { String(cString: $0) } ?? "(error)"
+        let msg = LuaVM.errorText(L, -1)
         FileHandle.standardError.write(Data((msg + "\n").utf8))
         lua_settop(L, 0)
     }

@@ -94,8 +94,8 @@ function Check:raises(fn, fragments, msg)
 end
 
 --- Runs the tests (those whose name contains `filter`, if given). Under mpirun every rank runs
--- them (they may use collectives); rank 0 prints the report, any rank prints its own failures
--- prefixed with its rank, and the totals count every rank.
+-- them (they may use collectives); rank 0 prints the report, any rank prints its own failed
+-- checks prefixed with its rank, and a test that raises an error ends every rank (see below).
 function Tester:run(filter)
   local passed, failed = 0, 0
   local w = dode.mpi
@@ -108,6 +108,10 @@ function Tester:run(filter)
       local c = setmetatable({ failures = {}, count = 0 }, Check)
       local t0 = dode.clock()
       local ok, err = xpcall(self.tests[name], debug.traceback, c)
+      -- Under mpirun a test that raised may have skipped collectives the other ranks are in:
+      -- going on could pair the wrong collectives, so the error ends the world (every rank
+      -- exits non-zero with this message).
+      if not ok and many then error(string.format('test %q raised on rank %d: %s', name, w.rank, err), 0) end
       if not ok then c.failures[#c.failures + 1] = 'error: ' .. tostring(err) end
       if c.count == 0 and ok then c.failures[#c.failures + 1] = 'the test made no check' end
       if #c.failures == 0 then
@@ -122,7 +126,12 @@ function Tester:run(filter)
   end
   if many then
     local ranks_failed = w.allreduce(failed > 0 and 1 or 0)
-    say(string.format('%d passed, %d failed (on %d of %d ranks)', passed, failed, ranks_failed, w.size))
+    if ranks_failed == 0 then
+      say(string.format('%d passed, 0 failed (on each of %d ranks)', passed, w.size))
+    else
+      say(string.format('%d passed, %d failed on rank 0; failures on %d of %d ranks', passed, failed,
+        ranks_failed, w.size))
+    end
     if ranks_failed > 0 then os.exit(1) end
   else
     print(string.format('%d passed, %d failed', passed, failed))

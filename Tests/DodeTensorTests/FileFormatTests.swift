@@ -58,6 +58,24 @@ final class FileFormatTests: XCTestCase {
         }
     }
 
+    /// A temporary left by a dead writer on this machine is removed by the next write of that
+    /// file; one whose writer is alive, or that another machine wrote (a folder shared by the
+    /// ranks of an MPI run: its process cannot be checked from here), is kept.
+    func testStaleTemporariesOfThisMachineOnlyAreRemoved() throws {
+        let dir = Fixtures.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A pid no process has: the highest pid below the kernel's limit that kill() says is free.
+        var dead: pid_t = 4_194_000
+        while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
+        let host = AtomicFile.host
+        let names = [".x.npy.tmp-\(host)-\(dead)-7", ".x.npy.tmp-\(host)-\(getpid())-8",
+                     ".x.npy.tmp-\(host)x-\(dead)-9", ".y.npy.tmp-\(host)-\(dead)-10"]
+        for n in names { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1]))) }
+        try NPY.write(try Tensor(zeros: [3]), path: dir + "/x.npy")
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
+        XCTAssertEqual(left, Set(["x.npy"] + names.dropFirst()))
+    }
+
     /// 1,200 mutated files of each format: every decode either succeeds with a consistent tensor
     /// or throws a TensorError naming the file.
     func testMutatedFilesNeverCrash() throws {

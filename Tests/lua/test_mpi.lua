@@ -8,6 +8,11 @@ local T = require('dode.tester').new('MPI world (' .. dode.mpi.size .. ' rank' .
 local w = dode.mpi
 local N = 37                           -- uneven shards for 2, 3 and 4 ranks
 
+-- f's value on rank 0, sent to every rank.
+local function on_root(f) return w.bcast(w.root and f() or nil) end
+-- Largest absolute difference; 0 when a rank holds no rows (the max of nothing is -inf).
+local function maxdiff(a, b) return a:numel() == 0 and 0 or (a - b):abs():max() end
+
 T:add('world fields and collectives', function(t)
   t:ok(w.size >= 1 and w.rank >= 0 and w.rank < w.size, 'rank in 0..size-1')
   t:eq(dode.world, w, 'dode.world is dode.mpi')
@@ -39,10 +44,10 @@ T:add('world fields and collectives', function(t)
   local g = dode.Generator(21)
   local x = w.randn(g, N, 5)
   t:eq(g:counter(), 1, 'one draw')
-  t:eq((x - dode.randn(dode.Generator(21), N, 5):narrow(1, first, count)):abs():max() or 0, 0,
+  t:eq(maxdiff(x, dode.randn(dode.Generator(21), N, 5):narrow(1, first, count)), 0,
     'rows of the global draw')
   -- One file on rank 0 from every rank's rows (the path chosen on rank 0).
-  local path = w.bcast(os.tmpname()) .. '.npy'
+  local path = w.bcast(w.root and os.tmpname() or nil) .. '.npy'
   local ret = w.save(path, x)
   w.barrier()
   if w.root then
@@ -73,6 +78,8 @@ local mix = dode.data.mixture('blobs32d', vp)
 local digits = dode.models.digits()
 local function problems() return { { 'mixture', mix, 32 }, { 'digits MLP', digits, 64 } } end
 
+-- Rank 0 computes f() alone and sends the result to every rank.
+
 T:add('sharded sampling equals one process bit for bit', function(t)
   for _, p in ipairs(problems()) do
     local name, den, d = p[1], p[2], p[3]
@@ -83,8 +90,8 @@ T:add('sharded sampling equals one process bit for bit', function(t)
     -- Rank 0 samples the whole batch alone and sends it to every rank.
     local ref = w.bcast(w.root and s:sample(den, dode.randn(dode.Generator(7), N, d), grid) or nil)
     local first, count = w.rows(N)
-    t:eq((y - ref:narrow(1, first, count)):abs():max() or 0, 0, name .. ': this rank\'s rows = one process')
-    if w.root then t:eq((full - ref):abs():max(), 0, name .. ': gathered samples = one process') end
+    t:eq(maxdiff(y, ref:narrow(1, first, count)), 0, name .. ': this rank\'s rows = one process')
+    if w.root then t:eq(maxdiff(full, ref), 0, name .. ': gathered samples = one process') end
   end
 end)
 
@@ -133,6 +140,80 @@ T:add('metrics over ranks equal one process', function(t)
   t:eq(got.swd, ref.swd, 'swd')
   t:eq(got.mmd, ref.mmd, 'mmd (exact pair sums)')
   t:close(got.frechet, ref.frechet, 1e-12, 'frechet')
+end)
+
+T:add('ranks holding no rows', function(t)
+  -- Two rows over up to four ranks: on 3 or 4 ranks some ranks hold none (rank r holds rows
+  -- ⌊r·n/size⌋+1 .. ⌊(r+1)·n/size⌋), and still take part in every collective.
+  local n = 2
+  local first, count = w.rows(n)
+  t:eq(count, (w.rank + 1) * n // w.size - w.rank * n // w.size, 'the rows of this rank')
+  local x = w.randn(dode.Generator(8), n, 32)
+  local grid = dode.grid.discrete(mix:schedule(), 4, { spacing = 'trailing' })
+  local s = dode.solver.dpmpp{ order = 2 }
+  local y = s:sample(mix, x, grid)
+  local ref = on_root(function() return s:sample(mix, dode.randn(dode.Generator(8), n, 32), grid) end)
+  t:eq(maxdiff(y, ref:narrow(1, first, count)), 0, 'sampling: this rank\'s rows = one process')
+  local fit = dode.distill.fit{ solver = s, denoiser = mix, grid = grid, k = 3, x = x }
+  local fref = on_root(function()
+    return dode.distill.fit{ solver = s, denoiser = mix, grid = grid, k = 3,
+      x = dode.randn(dode.Generator(8), n, 32), world = false }.lambdas
+  end)
+  for k = 1, #fref do t:eq(fit.lambdas[k], fref[k], 'fit: λ_' .. k) end
+  local b = x * 0.5 + 0.25
+  local X = dode.randn(dode.Generator(8), n, 32)
+  local mref = on_root(function()
+    return { rmse = dode.metrics.rmse(X, X * 0.5 + 0.25), median = dode.metrics.median_error(X, X * 0.5 + 0.25),
+      mmd = dode.metrics.mmd(X, X * 0.5 + 0.25, { bandwidth = 3 }),
+      frechet = dode.metrics.frechet(X:narrow(2, 1, 1), X:narrow(2, 2, 1)) }
+  end)
+  t:eq(dode.metrics.rmse(x, b, { world = w }), mref.rmse, 'rmse')
+  t:eq(dode.metrics.median_error(x, b, { world = w }), mref.median, 'median error')
+  t:eq(dode.metrics.mmd(x, b, { bandwidth = 3, world = w }), mref.mmd, 'mmd')
+  t:close(dode.metrics.frechet(x:narrow(2, 1, 1), x:narrow(2, 2, 1), { world = w }), mref.frechet, 1e-12, 'frechet')
+end)
+
+T:add('batches past one block of rows, and the empirical denoiser', function(t)
+  -- 300 rows cross the 64- and 256-row blocks the MLP and the empirical denoiser work in: a
+  -- row's value must not depend on where the rank's shard starts within a block.
+  local n = 300
+  local first, count = w.rows(n)
+  local grid = dode.grid.discrete(digits:schedule(), 3, { spacing = 'trailing' })
+  local s = dode.solver.ddim()
+  local y = s:sample(digits, w.randn(dode.Generator(9), n, 64), grid)
+  local ref = on_root(function() return s:sample(digits, dode.randn(dode.Generator(9), n, 64), grid) end)
+  t:eq(maxdiff(y, ref:narrow(1, first, count)), 0, 'digits MLP: this rank\'s rows = one process')
+  local emp = dode.denoiser.empirical{ data = dode.randn(dode.Generator(10), 200, 16), schedule = vp }
+  local egrid = dode.grid.discrete(vp, 4, { spacing = 'trailing' })
+  local ey = s:sample(emp, w.randn(dode.Generator(11), n, 16), egrid)
+  local eref = on_root(function() return s:sample(emp, dode.randn(dode.Generator(11), n, 16), egrid) end)
+  t:eq(maxdiff(ey, eref:narrow(1, first, count)), 0, 'empirical denoiser: this rank\'s rows = one process')
+end)
+
+T:add('a bad batch on one rank fails every rank alike', function(t)
+  local a = w.randn(dode.Generator(12), N, 4)
+  if w.rank == w.size - 1 then a = a * (0 / 0) end
+  local last = tostring(w.size - 1)
+  t:raises(function() dode.metrics.rmse(a, a, { world = w }) end,
+    { 'dode.metrics.rmse', 'contains NaN or Inf', w.size > 1 and ('on rank ' .. last) or nil })
+  t:raises(function() dode.metrics.swd(a, a, { gen = dode.Generator(1), world = w }) end,
+    { 'dode.metrics.swd', 'a contains NaN or Inf' })
+  local b = w.randn(dode.Generator(13), N, w.rank == w.size - 1 and 5 or 4)
+  if w.size > 1 then
+    t:raises(function() dode.metrics.mmd(b, b, { world = w }) end,
+      { 'dode.metrics.mmd', "a's features per sample differ across ranks", 'rank ' .. last .. ' has 5' })
+  end
+  -- A fit set up differently on one rank (here its ridge) is an error on every rank.
+  local grid = dode.grid.discrete(mix:schedule(), 3, { spacing = 'trailing' })
+  if w.size > 1 then
+    t:raises(function()
+      dode.distill.fit{ solver = dode.solver.ddim(), denoiser = mix, grid = grid, k = 2,
+        x = w.randn(dode.Generator(14), N, 32), ridge = w.rank == w.size - 1 and 1e-3 or 0 }
+    end, { 'dode.distill.fit', 'D-ODE fits (evaluations, directions, setup) differ across ranks',
+      'rank ' .. last .. ' has 3 evaluations' })
+  end
+  -- Every rank is still in step: a collective after the errors completes.
+  t:eq(w.allreduce(1), w.size, 'the world goes on')
 end)
 
 T:run()

@@ -42,6 +42,21 @@ void dode_sigint_set_idle_ignore(int ignore);
 /// Removes the interrupt hook if it is set (after a Swift loop reported the interrupt).
 void dode_interrupt_unhook(lua_State *L);
 
+/// Pushes t[key] for the table at `idx` without metamethods (a user `__index` that raised would
+/// longjmp through Swift); returns the value's type.
+static inline int dode_rawgetfield(lua_State *L, int idx, const char *key) {
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+/// Pushes the global `name` without metamethods (_G may have a metatable).
+static inline int dode_rawgetglobal(lua_State *L, const char *name) {
+    lua_pushglobaltable(L);
+    int t = dode_rawgetfield(L, -1, name);
+    lua_remove(L, -2);
+    return t;
+}
+
 static inline int dode_pcall(lua_State *L, int nargs, int nresults, int msgh) {
     return lua_pcall(L, nargs, nresults, msgh);
 }
@@ -77,9 +92,6 @@ static inline void *dode_testudata(lua_State *L, int i, const char *n) { return 
 static inline const char *dode_typename(lua_State *L, int i) { return luaL_typename(L, i); }
 static inline void dode_openlibs(lua_State *L) { luaL_openlibs(L); }
 static inline lua_State *dode_newstate(void) { return luaL_newstate(); }
-static inline const char *dode_tolstring_meta(lua_State *L, int i, size_t *len) {
-    return luaL_tolstring(L, i, len);
-}
 static inline void dode_traceback(lua_State *L, lua_State *L1, const char *msg, int level) {
     luaL_traceback(L, L1, msg, level);
 }

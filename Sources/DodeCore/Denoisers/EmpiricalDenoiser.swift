@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Batched as matrix products (OpenBLAS dgemm, Float64): logits = (y·Xᵀ − ½|x_n|²)/s² (the
 /// |y|² term is constant per row and cancels in the softmax), a row-wise log-sum-exp softmax,
-/// then D = W·X. Rows are processed in chunks so the B×N weight matrix stays bounded.
+/// then D = W·X, in fixed blocks of rows spread over the worker pool (see `rowBlock`).
 public final class EmpiricalDenoiser: Denoiser {
     public let schedule: Schedule
     public let data: Tensor            // N×d Float64, contiguous
@@ -30,39 +30,54 @@ public final class EmpiricalDenoiser: Denoiser {
         }
     }
 
+    /// Rows per block. Every block has exactly this many rows (a short last block is padded with
+    /// zeros) and runs single-threaded dgemm, so a sample's prediction does not depend on the
+    /// batch it is in, on its place there, or on the thread count (sharded MPI fits rely on it).
+    static let rowBlock = 64
+
     public func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {
         try check(x, p, out)
         _ = try labels(cond, batch: x.shape[0])
-        let B = x.shape[0], N = data.shape[0], d = data.shape[1]
-        let y = try x.contiguous().to(.float64).reshape([B, d]).clone()
-        y.apply(.mul, scalar: 1 / p.alpha)
-        let chunk = Swift.max(1, Swift.min(B, (1 << 22) / N))
-        let w = try Tensor.empty([chunk, N])
+        let B = x.shape[0], N = data.shape[0], d = data.shape[1], R = EmpiricalDenoiser.rowBlock
+        if B == 0 { return }
+        // One worker's scratch: an R×N weight block and two R×d blocks.
+        let (scratch, o) = (R * (N + 2 * d)).multipliedReportingOverflow(by: 8 * Swift.max(Parallel.threads, 1))
+        guard !o, scratch <= TensorLimits.maxBytes else {
+            throw CoreError("the empirical denoiser of \(N) points needs \(scratch) bytes of workspace, " +
+                            "above the size cap of \(TensorLimits.maxBytes) bytes")
+        }
+        let y = x.contiguous().to(.float64)
         let res = try Tensor.empty([B, d])
-        let inv = 1 / (p.s * p.s)
-        var start = 0
-        while start < B {
-            let m = Swift.min(chunk, B - start)
-            let yb = y.pointer(Double.self) + start * d, wb = w.pointer(Double.self)
-            Parallel.releaseCores()
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(N), Int32(d), inv, yb, Int32(d),
-                        data.pointer(Double.self), Int32(d), 0, wb, Int32(N))
-            let (wp, hn) = (UnsafeSendable(wb), halfNorms)
-            Parallel.forRanges(count: m, grain: 16) { r in
-                for i in r {
-                    let row = wp.value + i * N
-                    var mx = -Double.infinity
-                    for n in 0..<N { row[n] -= hn[n] * inv; if row[n] > mx { mx = row[n] } }
-                    var z = 0.0
-                    for n in 0..<N { row[n] = Foundation.exp(row[n] - mx); z += row[n] }
-                    let iz = 1 / z
-                    for n in 0..<N { row[n] *= iz }
-                }
+        let scale = 1 / p.alpha, inv = 1 / (p.s * p.s)
+        let yp = UnsafeSendable(y.pointer(Double.self)), rp = UnsafeSendable(res.pointer(Double.self))
+        let xp = UnsafeSendable(data.pointer(Double.self)), hn = halfNorms
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
+        Parallel.forEach(chunks: (B + R - 1) / R) { c in
+            let r0 = c * R, n = Swift.min(R, B - r0)
+            let w = UnsafeMutablePointer<Double>.allocate(capacity: R * N)
+            let yb = UnsafeMutablePointer<Double>.allocate(capacity: R * d)
+            let ob = UnsafeMutablePointer<Double>.allocate(capacity: R * d)
+            defer { w.deallocate(); yb.deallocate(); ob.deallocate() }
+            // The block's scaled states y = x/α, padded with zero rows.
+            for i in 0..<(n * d) { yb[i] = yp.value[r0 * d + i] * scale }
+            (yb + n * d).update(repeating: 0, count: (R - n) * d)
+            // logits = (y·Xᵀ − ½|x_n|²)/s², then a row-wise log-sum-exp softmax.
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(R), Int32(N), Int32(d), inv, yb, Int32(d),
+                        xp.value, Int32(d), 0, w, Int32(N))
+            for i in 0..<R {
+                let row = w + i * N
+                var mx = -Double.infinity
+                for k in 0..<N { row[k] -= hn[k] * inv; if row[k] > mx { mx = row[k] } }
+                var z = 0.0
+                for k in 0..<N { row[k] = Foundation.exp(row[k] - mx); z += row[k] }
+                let iz = 1 / z
+                for k in 0..<N { row[k] *= iz }
             }
-            Parallel.releaseCores()
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d), Int32(N), 1, wb, Int32(N),
-                        data.pointer(Double.self), Int32(d), 0, res.pointer(Double.self) + start * d, Int32(d))
-            start += m
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(d), Int32(N), 1, w, Int32(N),
+                        xp.value, Int32(d), 0, ob, Int32(d))
+            (rp.value + r0 * d).update(from: ob, count: n * d)
         }
         try out.copy(from: res.reshape(x.shape))
     }

@@ -193,9 +193,8 @@ public final class Distiller {
         let nfe = first.run.plan.nfe
         for b in batches where b.run.plan.nfe != nfe { throw CoreError("internal: batches with different plans") }
         if let world, world.size > 1 {
-            try world.requireSame("D-ODE fits (evaluations, directions)",
-                                  [Int64(nfe), Int64(config.directions.count)]) {
-                "\($0[0]) evaluations and \($0[1]) directions"
+            try world.requireSame("D-ODE fits (evaluations, directions, setup)", fitSignature(first.run)) {
+                "\($0[0]) evaluations, \($0[1]) directions, setup \(String(UInt64(bitPattern: $0[2]), radix: 16))"
             }
         }
         let m = config.directions.count
@@ -219,6 +218,19 @@ public final class Distiller {
             residualAfter.append((Swift.max(after, 0) / n).squareRoot())
             progress?(k + 1, nfe)
         }
+    }
+
+    /// What every rank of a fit must share: the evaluation and direction counts, then a hash
+    /// (`FNV1a`) of the solver, the fit's options and the grid's points (bit patterns), so a
+    /// rank set up differently is an error rather than λ fitted to a mixture of problems.
+    func fitSignature(_ run: SolverRun) -> [Int64] {
+        var h = FNV1a()
+        h.add(solver.summary)
+        for d in config.directions { h.add(d.rawValue) }
+        h.add(config.space.rawValue); h.add(config.first.rawValue)
+        h.add(config.ridge); h.add(config.degenerateTolerance)
+        for p in run.grid.points { h.add(p.alpha); h.add(p.sigma) }
+        return [Int64(run.plan.nfe), Int64(config.directions.count), h.signed]
     }
 
     /// Packs the result.

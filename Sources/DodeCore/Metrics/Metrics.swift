@@ -3,30 +3,56 @@ import Foundation
 
 /// Sample-quality metrics (docs/method.md §7). Inputs are N×d tensors (any dtype); sums in Double.
 public enum Metrics {
-    static func matrix(_ t: Tensor, _ what: String) throws -> (v: [Double], n: Int, d: Int) {
-        guard t.rank >= 1, t.shape[0] >= 1 else {
-            throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))")
-        }
-        let n = t.shape[0], d = t.count / n
-        guard d >= 1 else { throw CoreError("\(what) has no features") }
-        if t.hasNonFinite() { throw CoreError("\(what) contains NaN or Inf") }
-        return (t.contiguous().to(.float64).toArray(), n, d)
+    /// A problem found on this rank, reported the same way on every rank (`Communicator.agree`);
+    /// without a world it is simply thrown.
+    static func agree(_ problem: String?, _ world: Communicator?) throws {
+        if let world { try world.agree(problem) } else if let problem { throw CoreError(problem) }
     }
 
-    static func samePairs(_ a: Tensor, _ b: Tensor) throws {
-        guard a.shape == b.shape else {
-            throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ")
+    /// The rows of `t` as Double: n samples of d features, d the product of the dimensions after
+    /// the first. With `world`, every rank checks its own rows and learns whether any rank's are
+    /// malformed, so every rank throws the same error (and none waits in a later collective); a
+    /// rank may hold no rows, but every rank's d must agree and some rank must hold a row.
+    /// `total` is the number of rows over every rank.
+    static func matrix(_ t: Tensor, _ what: String,
+                       world: Communicator? = nil) throws -> (v: [Double], n: Int, d: Int, total: Int) {
+        let n = t.rank >= 1 ? t.shape[0] : 0, d = t.shape.dropFirst().reduce(1, *)
+        var problem: String?
+        if t.rank == 0 {
+            problem = "\(what) must be a batch (got a 0-D tensor)"
+        } else if d == 0 {
+            problem = "\(what) has no features (got shape \(formatShape(t.shape)))"
+        } else if t.hasNonFinite() {
+            problem = "\(what) contains NaN or Inf"
         }
+        try agree(problem, world)
+        var total = n
+        if let world, world.size > 1 {
+            try world.requireSame("\(what)'s features per sample", [Int64(d)]) { String($0[0]) }
+            total = Int(try world.allreduce([Double(n)], op: .sum)[0])
+        }
+        guard total >= 1 else {
+            throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape))" +
+                            (world.map { $0.size > 1 } == true ? " on every rank)" : ")"))
+        }
+        return (t.contiguous().to(.float64).toArray(), n, d, total)
+    }
+
+    /// Checks that a and b pair up (the same shape on this rank), on every rank alike.
+    static func samePairs(_ a: Tensor, _ b: Tensor, _ world: Communicator?) throws {
+        try agree(a.shape == b.shape ? nil
+                  : "shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ", world)
     }
 
     /// √(mean((a − b)²)) over every element: an exact sum of per-sample sums of squares, so the
-    /// value does not depend on the batch split. With `world`, a and b are this rank's rows and
-    /// the result is that of every rank's rows together (the same bits on any number of ranks).
+    /// value does not depend on the batch split. With `world`, a and b are this rank's rows (a rank
+    /// may hold none) and the result is that of every rank's rows together (the same bits on any
+    /// number of ranks).
     public static func rmse(_ a: Tensor, _ b: Tensor, world: Communicator? = nil) throws -> Double {
-        try samePairs(a, b)
-        guard a.rank >= 1 else { throw CoreError("a must be a batch (got a 0-D tensor)") }
-        if a.hasNonFinite() { throw CoreError("a contains NaN or Inf") }
-        if b.hasNonFinite() { throw CoreError("b contains NaN or Inf") }
+        try samePairs(a, b, world)
+        try agree(a.rank == 0 ? "a must be a batch (got a 0-D tensor)"
+                  : a.hasNonFinite() ? "a contains NaN or Inf"
+                  : b.hasNonFinite() ? "b contains NaN or Inf" : nil, world)
         let diff = try Tensor.binary(.sub, a.to(.float64), b.to(.float64))
         var sums = [try diff.exactDot(diff)]
         var n = Double(diff.count)
@@ -38,10 +64,14 @@ public enum Metrics {
         return (sums[0].value / n).squareRoot()
     }
 
-    /// Per-sample RMS errors (row i: √(mean_j (a_ij − b_ij)²)).
+    /// Per-sample RMS errors (row i: √(mean_j (a_ij − b_ij)²)) of this rank's rows.
     public static func perSample(_ a: Tensor, _ b: Tensor) throws -> [Double] {
-        try samePairs(a, b)
-        let (x, n, d) = try matrix(a, "a"), (y, _, _) = try matrix(b, "b")
+        try perSample(a, b, world: nil)
+    }
+
+    static func perSample(_ a: Tensor, _ b: Tensor, world: Communicator?) throws -> [Double] {
+        try samePairs(a, b, world)
+        let (x, n, d, _) = try matrix(a, "a", world: world), (y, _, _, _) = try matrix(b, "b", world: world)
         return (0..<n).map { i in
             var s = 0.0
             for j in 0..<d { let e = x[i * d + j] - y[i * d + j]; s += e * e }
@@ -58,7 +88,7 @@ public enum Metrics {
 
     /// Median over every rank's samples of the per-sample RMS error.
     public static func medianError(_ a: Tensor, _ b: Tensor, world: Communicator? = nil) throws -> Double {
-        median(try joined(try perSample(a, b), world))
+        median(try joined(try perSample(a, b, world: world), world))
     }
 
     public static func median(_ v: [Double]) -> Double {
@@ -74,9 +104,9 @@ public enum Metrics {
     /// value equals the single-process one bit for bit.
     public static func slicedWasserstein(_ a: Tensor, _ b: Tensor, projections: Int = 128, generator g: Generator,
                                          world: Communicator? = nil) throws -> Double {
-        let (x, n, d) = try matrix(a, "a"), (y, m, d2) = try matrix(b, "b")
-        guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         guard projections >= 1, projections <= 100_000 else { throw CoreError("projections must be in 1..100000") }
+        let (x, n, d, _) = try matrix(a, "a", world: world), (y, m, d2, _) = try matrix(b, "b", world: world)
+        guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         let dirs = try g.randn([projections, d]).toArray()
         let norms = (0..<projections).map { p in
             (0..<d).reduce(0.0) { $0 + dirs[p * d + $1] * dirs[p * d + $1] }.squareRoot()
@@ -121,10 +151,12 @@ public enum Metrics {
     /// share of the pairs, with the same bits as one process.
     public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil,
                            world: Communicator? = nil) throws -> (Double, Double) {
-        let (xl, nl, d) = try matrix(a, "a"), (yl, ml, d2) = try matrix(b, "b")
+        if let bandwidth, !(bandwidth > 0 && bandwidth.isFinite) {
+            throw CoreError("MMD bandwidth must be a positive finite number (got \(bandwidth))")
+        }
+        let (xl, _, d, n) = try matrix(a, "a", world: world), (yl, _, d2, m) = try matrix(b, "b", world: world)
         guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         let x = try joined(xl, world), y = try joined(yl, world)
-        let n = world == nil ? nl : x.count / d, m = world == nil ? ml : y.count / d
         guard n >= 2, m >= 2 else { throw CoreError("MMD needs at least 2 samples in each set") }
         let all = x + y, N = n + m
         func dist2(_ i: Int, _ j: Int) -> Double {
@@ -173,14 +205,11 @@ public enum Metrics {
     /// the sums and the centred cross-products (about the global mean) are added over the ranks.
     public static func moments(_ t: Tensor,
                                world: Communicator? = nil) throws -> (mean: [Double], cov: [Double], d: Int) {
-        let (x, nl, d) = try matrix(t, "features")
+        let (x, nl, d, total) = try matrix(t, "features", world: world)
         var mu = [Double](repeating: 0, count: d)
         for i in 0..<nl { for j in 0..<d { mu[j] += x[i * d + j] } }
-        var n = Double(nl)
-        if let world, world.size > 1 {
-            let r = try world.allreduce(mu + [n], op: .sum)
-            mu = Array(r.prefix(d)); n = r[d]
-        }
+        let n = Double(total)
+        if let world, world.size > 1 { mu = try world.allreduce(mu, op: .sum) }
         guard n >= 2 else { throw CoreError("at least 2 samples are needed for a covariance") }
         for j in 0..<d { mu[j] /= n }
         var c = [Double](repeating: 0, count: d * d)
