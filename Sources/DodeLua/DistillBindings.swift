@@ -118,7 +118,12 @@ extension LuaVM {
             let fit = try DODEFit.load(path: path)
             let base: Solver? = try o.with("solver") { i in
                 if lua_type(a.L, i) <= LUA_TNIL {
-                    return try? SolverCatalog.make(fit.solverName, text: fit.solverOptions)
+                    // A built-in solver's options in the file must be valid; a Lua solver's is
+                    // passed later (fit:solver(base)).
+                    guard SolverCatalog.entry(fit.solverName) != nil else { return nil }
+                    do { return try SolverCatalog.make(fit.solverName, text: fit.solverOptions) } catch {
+                        throw a.error("'\(path)': the saved solver \(fit.solverName) cannot be rebuilt: \(error)")
+                    }
                 }
                 guard let s = LuaVM.object(a.L, i, "dode.Solver", as: AnyObject.self) as? Solver else {
                     throw o.fail("solver", "a dode.Solver")

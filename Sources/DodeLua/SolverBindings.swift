@@ -71,17 +71,6 @@ extension LuaVM {
             """) { a in
             let o = try a.options(1, allowed: ["name", "plan", "update", "history", "options"])
             guard let name = try o.string("name") else { throw o.fail("name", "a string") }
-            let planRef: Int32 = try o.with("plan") { i in
-                guard lua_type(a.L, i) == LUA_TFUNCTION else { throw o.fail("plan", "a function(grid)") }
-                lua_pushvalue(a.L, i); return dode_ref(a.L)
-            }
-            let updateRef: Int32 = try o.with("update") { i in
-                guard lua_type(a.L, i) == LUA_TFUNCTION else {
-                    dode_unref(a.L, planRef)
-                    throw o.fail("update", "a function(ctx)")
-                }
-                lua_pushvalue(a.L, i); return dode_ref(a.L)
-            }
             var opts: [String: String] = [:]
             try o.with("options") { i in
                 if lua_type(a.L, i) == LUA_TTABLE {
@@ -101,9 +90,21 @@ extension LuaVM {
                     }
                 } else if lua_type(a.L, i) != LUA_TNIL { throw o.fail("options", "a table") }
             }
+            let depth = try o.int("history", in: 1...64, "an integer in 1..64") ?? 4
+            // The functions are referenced last, once nothing else can fail (no reference leaks).
+            let planRef: Int32 = try o.with("plan") { i in
+                guard lua_type(a.L, i) == LUA_TFUNCTION else { throw o.fail("plan", "a function(grid)") }
+                lua_pushvalue(a.L, i); return dode_ref(a.L)
+            }
+            let updateRef: Int32 = try o.with("update") { i in
+                guard lua_type(a.L, i) == LUA_TFUNCTION else {
+                    dode_unref(a.L, planRef)
+                    throw o.fail("update", "a function(ctx)")
+                }
+                lua_pushvalue(a.L, i); return dode_ref(a.L)
+            }
             a.vm.pushObject(LuaSolver(vm: a.vm, name: name, planRef: planRef, updateRef: updateRef,
-                                      depth: try o.int("history", in: 1...64, "an integer in 1..64") ?? 4,
-                                      options: opts), type: "dode.Solver")
+                                      depth: depth, options: opts), type: "dode.Solver")
             return 1
         }
 

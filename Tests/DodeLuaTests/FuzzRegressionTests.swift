@@ -17,9 +17,9 @@ final class LuaFuzzRegressionTests: XCTestCase {
         let cwd = FileManager.default.currentDirectoryPath
         let scratch = NSTemporaryDirectory() + "dode-lua-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        FileManager.default.changeCurrentDirectoryPath(scratch)
+        guard FileManager.default.changeCurrentDirectoryPath(scratch) else { return "cannot enter \(scratch)" }
         defer {
-            FileManager.default.changeCurrentDirectoryPath(cwd)
+            _ = FileManager.default.changeCurrentDirectoryPath(cwd)
             try? FileManager.default.removeItem(atPath: scratch)
         }
         let vm = LuaVM()
@@ -29,15 +29,19 @@ final class LuaFuzzRegressionTests: XCTestCase {
         }
         if let err = vm.run(String(decoding: program, as: UTF8.self), chunkName: "@lua_calls.lua") { return err }
         let bytes = input.map { CChar(bitPattern: $0) } + [0]
-        bytes.withUnsafeBufferPointer { lua_pushlstring(vm.mainL, $0.baseAddress, input.count) }
+        _ = bytes.withUnsafeBufferPointer { lua_pushlstring(vm.mainL, $0.baseAddress, input.count) }
         dode_setglobal(vm.mainL, "FUZZ_INPUT")
         return vm.run("fuzz_one(FUZZ_INPUT)", chunkName: "=input")
     }
 
     func testRegressionInputsAndRandomPrograms() {
         let dir = root.appendingPathComponent("FuzzTesting/Regressions/FuzzLuaCalls").path
-        for f in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
-            guard let d = FileManager.default.contents(atPath: dir + "/" + f) else { continue }
+        let inputs = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        XCTAssertFalse(inputs.isEmpty, "no regression inputs in \(dir)")
+        for f in inputs {
+            guard let d = FileManager.default.contents(atPath: dir + "/" + f) else {
+                XCTFail("cannot read \(f)"); continue
+            }
             XCTAssertNil(run([UInt8](d)), f)
         }
         var rng = SystemRandomNumberGenerator()

@@ -69,6 +69,9 @@ local function run_trials(t, kind, ext)
     os.execute(string.format('%q %q %s %q 1 loop & pid=$!; sleep %.3f; kill -9 $pid; wait $pid 2>/dev/null',
       exe, writer, kind, target, delay))
     local got = read_all(target)
+    -- The file existed before the trial (both versions were written above): it must still.
+    t:ok(got ~= nil, string.format('%s trial %d (killed after %.0f ms): the file is still there', kind, trial,
+      delay * 1e3))
     if got ~= nil then
       local which = (got == versions[1] and 1) or (got == versions[2] and 2) or nil
       t:ok(which ~= nil, string.format('%s trial %d (killed after %.0f ms): ' ..

@@ -33,7 +33,8 @@ public struct FitStatistics: Sendable {
         for i in 0..<exists.count { exists[i] = exists[i] || o.exists[i] }
     }
 
-    /// Adds every rank's sums: one collective of (m² + m + 2) exact sums, then the counts.
+    /// Adds every rank's sums: one collective of m² + m + 1 exact sums, then one of
+    /// the m + 1 counts (rows, and which directions exist).
     public mutating func reduce(over world: Communicator) throws {
         if world.size == 1 { return }
         let m = r.count
