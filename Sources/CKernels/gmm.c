@@ -268,15 +268,25 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
 }
 
 /* 1 when the CPU has AVX2 and FMA (and DODE_NO_AVX2 does not force the portable path). */
+static int detect_avx2(void) {
+    const char *off = getenv("DODE_NO_AVX2");
+    if (off && off[0] && off[0] != '0') return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static int avx2_flag = -1;   /* a race only computes the same value twice */
+
 static int use_avx2(void) {
-    static int flag = -1;   /* a race only computes the same value twice */
+    int flag = __atomic_load_n(&avx2_flag, __ATOMIC_RELAXED);
     if (flag < 0) {
-        const char *off = getenv("DODE_NO_AVX2");
-        if (off && off[0] && off[0] != '0') flag = 0;
-        else { __builtin_cpu_init(); flag = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+        flag = detect_avx2();
+        __atomic_store_n(&avx2_flag, flag, __ATOMIC_RELAXED);
     }
     return flag;
 }
+
+void dode_kernels_set_avx2(int on) { __atomic_store_n(&avx2_flag, on ? detect_avx2() : 0, __ATOMIC_RELAXED); }
 
 int dode_kernels_avx2(void) { return use_avx2(); }
 

@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 import DodeTensor
 import Foundation
@@ -38,11 +37,11 @@ struct ResnetBlock {
             let (ho, wo) = resample == .up ? (2 * x.h, 2 * x.w) : (x.h / 2, x.w / 2)
             let xs = ctx.alloc(x.c, ho, wo), hs = ctx.alloc(x.c, ho, wo)
             if resample == .up {
-                dode_upsample2_f32(x.p, x.c * n, x.h, x.w, xs.p)
-                dode_upsample2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+                dode_upsample2_nhwc(x.p, n, x.h, x.w, x.c, xs.p)
+                dode_upsample2_nhwc(h.p, n, x.h, x.w, x.c, hs.p)
             } else {
-                dode_avgpool2_f32(x.p, x.c * n, x.h, x.w, xs.p)
-                dode_avgpool2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+                dode_avgpool2_nhwc(x.p, n, x.h, x.w, x.c, xs.p)
+                dode_avgpool2_nhwc(h.p, n, x.h, x.w, x.c, hs.p)
             }
             ctx.release(h)
             h = hs
@@ -56,22 +55,15 @@ struct ResnetBlock {
         ctx.release(h)
         _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil, into: h1)
         ctx.pool.give(tp, n * tw)
-        let out = conv2(h1, ctx)
-        ctx.release(h1)
         if let shortcut {
             let sc = shortcut(skip, ctx)
             if ownsSkip { ctx.release(skip) }
             skip = sc
             ownsSkip = true
         }
-        let count = out.c * n * out.plane
-        let o = out.p, sk = skip.p
-        if outputScale == 1 {
-            for i in 0..<count { o[i] = sk[i] + o[i] }
-        } else {
-            let f = outputScale
-            for i in 0..<count { o[i] = (sk[i] + o[i]) / f }
-        }
+        // out = (shortcut + conv2(h)) / output_scale_factor, in conv2's epilogue.
+        let out = conv2(h1, ctx, residual: skip, outputScale: outputScale)
+        ctx.release(h1)
         if ownsSkip { ctx.release(skip) }
         return out
     }
@@ -83,7 +75,8 @@ struct ResnetBlock {
 /// residual, and division by `rescale_output_factor`.
 struct AttentionBlock {
     let norm: GroupNorm?
-    let q: Linear, k: Linear, v: Linear, o: Linear
+    /// q, k and v projections as one 1×1 convolution to 3·inner channels, and the output projection.
+    let qkv: Conv2d, o: Conv2d
     let heads: Int, dimHead: Int, rescale: Float
 
     init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double, rescale: Double) throws {
@@ -91,45 +84,45 @@ struct AttentionBlock {
         heads = channels / headDim
         dimHead = headDim
         let inner = heads * headDim
-        q = try Linear(s, "\(prefix).to_q", fin: channels, fout: inner)
-        k = try Linear(s, "\(prefix).to_k", fin: channels, fout: inner)
-        v = try Linear(s, "\(prefix).to_v", fin: channels, fout: inner)
-        o = try Linear(s, "\(prefix).to_out.0", fin: inner, fout: channels)
+        let w = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).weight", [inner, channels]) }
+        let b = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).bias", [inner]) }
+        qkv = try Conv2d(weight: try Tensor.cat(w, dim: 0), bias: try Tensor.cat(b, dim: 0), cin: channels, cout: 3 * inner, k: 1,
+                         convolutions: s.convolutions)
+        o = try Conv2d(weight: try s.get("\(prefix).to_out.0.weight", [channels, inner]), bias: try s.get("\(prefix).to_out.0.bias", [channels]),
+                       cin: inner, cout: channels, k: 1, convolutions: s.convolutions)
         self.rescale = Float(rescale)
     }
 
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
-        let n = ctx.n, L = x.plane, N = n * L, inner = heads * dimHead
+        let n = ctx.n, L = x.plane, inner = heads * dimHead, dh = dimHead, nh = heads
         let hn = norm.map { $0(x, ctx) } ?? x
-        let Q = ctx.pool.take(inner * N), K = ctx.pool.take(inner * N), V = ctx.pool.take(inner * N), O = ctx.pool.take(inner * N)
-        q.columns(hn.p, N, into: Q)
-        k.columns(hn.p, N, into: K)
-        v.columns(hn.p, N, into: V)
+        let qkvBuf = ctx.pool.take(n * L * 3 * inner)
+        qkv.run(hn.p, hn.c, h: x.h, w: x.w, ctx, into: qkvBuf)
         if norm != nil { ctx.release(hn) }
-        let S = ctx.pool.scratch(L * L)
+        let O = ctx.pool.take(n * L * inner)
         let scale = 1 / Float(dimHead).squareRoot()
-        for b in 0..<n {
-            for h in 0..<heads {
-                let off = h * dimHead * N + b * L
-                // S[i][j] = scale · Σ_d Q[d][i] K[d][j]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(L), Int32(L), Int32(dimHead), scale,
-                            Q + off, Int32(N), K + off, Int32(N), 0, S, Int32(L))
-                dode_softmax_rows_f32(S, L, L, L)
-                // O[d][i] = Σ_j V[d][j] S[i][j]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(dimHead), Int32(L), Int32(L), 1,
-                            V + off, Int32(N), S, Int32(L), 0, O + off, Int32(N))
+        // Work items: (image, head, part of the query rows); rows split only when a layer is
+        // spread over threads (one image), at multiples of the kernel's 6-row blocks.
+        let parts = ctx.pools.count > 1 ? min(4 * ctx.pools.count, (L + 5) / 6) : 1
+        let rowsPer = ((L + parts - 1) / parts + 5) / 6 * 6
+        let need = dode_attention_scratch(L, dh)
+        let qp = UnsafeSendable(qkvBuf), op = UnsafeSendable(O)
+        ctx.split(n * nh * parts) { pool, range in
+            let sc = pool.scratch(need)
+            for item in range {
+                let b = item / (nh * parts), h = (item / parts) % nh, part = item % parts
+                let r0 = min(L, part * rowsPer), r1 = min(L, r0 + rowsPer)
+                if r0 >= r1 { continue }
+                let base = qp.value + b * L * 3 * inner + h * dh
+                dode_attention(base, base + inner, base + 2 * inner, 3 * inner, L, dh, scale,
+                               op.value + b * L * inner + h * dh, inner, r0, r1, sc)
             }
         }
+        ctx.pool.give(qkvBuf, n * L * 3 * inner)
+        // out = (x + to_out(O)) / rescale_output_factor, in the projection's epilogue.
         let out = ctx.alloc(x.c, x.h, x.w)
-        o.columns(O, N, into: out.p)
-        for p in [Q, K, V, O] { ctx.pool.give(p, inner * N) }
-        let count = x.c * N
-        let r = rescale, y = out.p, xi = x.p
-        if r == 1 {
-            for i in 0..<count { y[i] = y[i] + xi[i] }
-        } else {
-            for i in 0..<count { y[i] = (y[i] + xi[i]) / r }
-        }
+        o.run(O, inner, h: x.h, w: x.w, ctx, into: out.p, residual: x.p, ldr: x.c, outputScale: rescale)
+        ctx.pool.give(O, n * L * inner)
         return out
     }
 }
@@ -259,9 +252,7 @@ struct UpBlock {
                 throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); the input's height and width must be divisible by 2^(number of downsamplings)")
             }
             let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
-            let a = h.c * n * h.plane
-            cat.p.update(from: h.p, count: a)
-            (cat.p + a).update(from: skip.p, count: skip.c * n * skip.plane)
+            dode_concat_nhwc(h.p, h.c, skip.p, skip.c, n * h.plane, cat.p)
             ctx.release(skip)
             ctx.release(h)
             let out = r(cat, ctx)
@@ -271,7 +262,7 @@ struct UpBlock {
         switch upsampler {
         case .conv(let c)?:
             let u = ctx.alloc(h.c, 2 * h.h, 2 * h.w)
-            dode_upsample2_f32(h.p, h.c * n, h.h, h.w, u.p)
+            dode_upsample2_nhwc(h.p, n, h.h, h.w, h.c, u.p)
             ctx.release(h)
             h = c(u, ctx)
             ctx.release(u)
