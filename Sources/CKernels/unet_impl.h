@@ -52,15 +52,15 @@ static inline v8 F(vexp)(v8 x) {
 }
 #endif
 
-/* ---- the 6×16 microkernel: c[r][0..15] += Σ_k a_r[k]·b[k][0..15] ---- */
+/* ---- the 6×16 microkernel: c[r][0..15] += Σ_k a_r[k]·b[k·ldb + 0..15] ---- */
 
-TARGET __attribute__((always_inline)) static inline void F(mk)(long K, const float *const *a, const float *b, v8 *c) {
+TARGET __attribute__((always_inline)) static inline void F(mkld)(long K, const float *const *a, const float *b, long ldb, v8 *c) {
     v8 c00 = c[0], c01 = c[1], c10 = c[2], c11 = c[3], c20 = c[4], c21 = c[5];
     v8 c30 = c[6], c31 = c[7], c40 = c[8], c41 = c[9], c50 = c[10], c51 = c[11];
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
     for (long k = 0; k < K; k++) {
         const v8 b0 = *(const v8u *)b, b1 = *(const v8u *)(b + 8);
-        b += 16;
+        b += ldb;
         v8 t;
         t = F(splat)(a0[k]); c00 = VFMA(t, b0, c00); c01 = VFMA(t, b1, c01);
         t = F(splat)(a1[k]); c10 = VFMA(t, b0, c10); c11 = VFMA(t, b1, c11);
@@ -71,6 +71,11 @@ TARGET __attribute__((always_inline)) static inline void F(mk)(long K, const flo
     }
     c[0] = c00; c[1] = c01; c[2] = c10; c[3] = c11; c[4] = c20; c[5] = c21;
     c[6] = c30; c[7] = c31; c[8] = c40; c[9] = c41; c[10] = c50; c[11] = c51;
+}
+
+/* Packed panels of 16. */
+TARGET __attribute__((always_inline)) static inline void F(mk)(long K, const float *const *a, const float *b, v8 *c) {
+    F(mkld)(K, a, b, 16, c);
 }
 
 /* The epilogue, in two parts: the vector added to every pixel of image b in channels co..co+7
@@ -143,7 +148,9 @@ TARGET static inline int F(window)(const dode_conv_t *c, long np, long *b, long 
 /* Row r's address for tap t. */
 #define TAP(t, r) ((inside >> (r) & 1) ? base[r] + off[t] : tab[t][r])
 
-TARGET static void F(conv_direct)(const dode_conv_t *c, long p0, long p1) {
+TARGET static void F(conv_direct)(const dode_conv_t *cp, long p0, long p1) {
+    /* A local copy: the compiler then knows that stores to the output leave the fields alone. */
+    const dode_conv_t cl = *cp, *c = &cl;
     const long k = c->k, taps = k * k, cin = c->cin, ncb = (c->cout + 15) / 16;
     const long HWo = c->Ho * c->Wo, ldx = c->ldx;
     const int gather = cin < 8;
@@ -196,7 +203,9 @@ TARGET static void F(conv_direct)(const dode_conv_t *c, long p0, long p1) {
 /* ---- direct convolution with few output channels (cout < 8): per position and output
    channel a dot product over taps × input channels, 8 input channels per lane step ---- */
 
-TARGET static void F(conv_dot)(const dode_conv_t *c, long p0, long p1) {
+TARGET static void F(conv_dot)(const dode_conv_t *cp, long p0, long p1) {
+    /* A local copy: the compiler then knows that stores to the output leave the fields alone. */
+    const dode_conv_t cl = *cp, *c = &cl;
     const long k = c->k, taps = k * k, cin = c->cin, cinp = (cin + 7) & ~7L, cout = c->cout;
     const long HWo = c->Ho * c->Wo;
     const float *tab[DODE_CONV_MAXTAPS][6], *base[6];
@@ -326,7 +335,9 @@ TARGET static void F(wino_out)(const dode_conv_t *c, const float *M, long ms, lo
 /* Micro-blocks [m0, m1) of 6 tiles (4×4 outputs each) over the n images, taken in groups of
    G micro-blocks so that each transformed filter panel U[pt] is read once per group (from L1)
    rather than once per micro-block. Scratch: cin zeros, V [36][6G][cinp], M [36][6G][16]. */
-TARGET static void F(conv_wino)(const dode_conv_t *c, long m0, long m1) {
+TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
+    /* A local copy: the compiler then knows that stores to the output leave the fields alone. */
+    const dode_conv_t cl = *cp, *c = &cl;
     const long cinp = (c->cin + 7) & ~7L, ncb = (c->cout + 15) / 16, G = wino_group(c->cin);
     const long th = (c->Ho + 3) / 4, tw = (c->Wo + 3) / 4, per = th * tw, T = c->n * per;
     const long R = 6 * G;                    /* tile rows of a group */
@@ -427,7 +438,21 @@ TARGET static void F(group_norm)(const float *x, long ldx, float *y, long ldy, l
     for (long c = 0; c < C; c += 8) {
         const long nl = C - c;
         const v8 av = *(const v8u *)(af + c), bv = *(const v8u *)(bf + c);
-        for (long p = 0; p < HW; p++) {
+        long p = 0;
+        if (nl >= 8 && act == DODE_ACT_SILU) {
+            /* Four pixels per step: four independent exponential chains in flight. */
+            for (; p + 4 <= HW; p += 4) {
+                const float *xp = x + p * ldx + c;
+                float *yp = y + p * ldy + c;
+                const v8 v0 = VFMA(*(const v8u *)xp, av, bv), v1 = VFMA(*(const v8u *)(xp + ldx), av, bv);
+                const v8 v2 = VFMA(*(const v8u *)(xp + 2 * ldx), av, bv), v3 = VFMA(*(const v8u *)(xp + 3 * ldx), av, bv);
+                *(v8u *)yp = F(silu)(v0);
+                *(v8u *)(yp + ldy) = F(silu)(v1);
+                *(v8u *)(yp + 2 * ldy) = F(silu)(v2);
+                *(v8u *)(yp + 3 * ldy) = F(silu)(v3);
+            }
+        }
+        for (; p < HW; p++) {
             v8 v = VFMA(F(load_n)(x + p * ldx + c, nl), av, bv);
             if (act == DODE_ACT_SILU) v = F(silu)(v);
             else if (act == DODE_ACT_RELU) v = F(vmax)(v, zero);
@@ -446,68 +471,85 @@ TARGET static void F(attention)(const float *q, const float *k, const float *v, 
                                 float *o, long ldo, long r0, long r1, float *scratch) {
     const long nj = (L + 15) / 16, Lp = nj * 16, nd = (dh + 15) / 16;
     float *KP = scratch, *VP = KP + nj * dh * 16, *S = VP + nd * L * 16;
-    for (long jb = 0; jb < nj; jb++)
-        for (long d = 0; d < dh; d++)
-            for (long jj = 0; jj < 16; jj++) {
-                const long j = jb * 16 + jj;
-                KP[(jb * dh + d) * 16 + jj] = j < L ? k[j * ld + d] : 0.0f;
-            }
-    for (long db = 0; db < nd; db++)
-        for (long j = 0; j < L; j++)
-            for (long dd = 0; dd < 16; dd++) {
-                const long d = db * 16 + dd;
-                VP[(db * L + j) * 16 + dd] = d < dh ? v[j * ld + d] : 0.0f;
-            }
+    for (long j = 0; j < nj * 16; j++) {
+        float *dst = KP + (j / 16) * dh * 16 + j % 16;
+        if (j < L) { const float *src = k + j * ld; for (long d = 0; d < dh; d++) dst[d * 16] = src[d]; }
+        else for (long d = 0; d < dh; d++) dst[d * 16] = 0.0f;
+    }
+    /* v's rows serve directly as panels of 16 when dh is a multiple of 16; otherwise they are
+       copied into zero-padded panels. */
+    const int vdirect = dh % 16 == 0;
+    if (!vdirect)
+        for (long db = 0; db < nd; db++)
+            for (long j = 0; j < L; j++)
+                for (long dd = 0; dd < 16; dd++) {
+                    const long d = db * 16 + dd;
+                    VP[(db * L + j) * 16 + dd] = d < dh ? v[j * ld + d] : 0.0f;
+                }
     const v8 sc = F(splat)(scale);
     for (long i0 = r0; i0 < r1; i0 += 6) {
         const long ni = r1 - i0 < 6 ? r1 - i0 : 6;
         const float *a[6];
         for (int r = 0; r < 6; r++) a[r] = q + (i0 + (r < ni ? r : ni - 1)) * ld;
+        /* Scores and their row maxima (over the L real columns; a NaN reaches every output
+           through its exponential anyway). */
+        v8 m8[6];
+        float mtail[6];
+        for (int r = 0; r < 6; r++) { m8[r] = F(splat)(-INFINITY); mtail[r] = -INFINITY; }
         for (long jb = 0; jb < nj; jb++) {
             v8 acc[12];
             for (int i = 0; i < 12; i++) acc[i] = F(splat)(0.0f);
             F(mk)(dh, a, KP + jb * dh * 16, acc);
+            const long valid = L - jb * 16;
             for (int r = 0; r < 6; r++) {
-                *(v8u *)(S + r * Lp + jb * 16) = acc[2 * r] * sc;
-                *(v8u *)(S + r * Lp + jb * 16 + 8) = acc[2 * r + 1] * sc;
+                const v8 s0 = acc[2 * r] * sc, s1 = acc[2 * r + 1] * sc;
+                *(v8u *)(S + r * Lp + jb * 16) = s0;
+                *(v8u *)(S + r * Lp + jb * 16 + 8) = s1;
+                if (valid >= 16) m8[r] = F(vmax)(m8[r], F(vmax)(s0, s1));
+                else for (long t = 0; t < valid; t++) mtail[r] = fmaxf(mtail[r], S[r * Lp + jb * 16 + t]);
             }
         }
+        double inv[6];
         for (int r = 0; r < 6; r++) {
             float *s = S + r * Lp;
-            /* The row maximum (a NaN reaches every output through its exponential anyway). */
-            v8 m8 = F(splat)(s[0]);
-            long j0 = 0;
-            for (; j0 + 8 <= L; j0 += 8) m8 = F(vmax)(m8, *(v8u *)(s + j0));
-            float mx = m8[0];
-            for (int t = 1; t < 8; t++) mx = m8[t] > mx ? m8[t] : mx;
-            for (; j0 < L; j0++) mx = s[j0] > mx ? s[j0] : mx;
+            float mx = mtail[r];
+            for (int t = 0; t < 8; t++) mx = m8[r][t] > mx ? m8[r][t] : mx;
             const v8 mv = F(splat)(mx);
-            v4d acc0 = {0, 0, 0, 0}, acc1 = acc0;
+            v4d acc0 = {0, 0, 0, 0}, acc1 = acc0, acc2 = acc0, acc3 = acc0;
             long j = 0;
+            for (; j + 16 <= L; j += 16) {   /* two independent exponential chains per step */
+                const v8 e0 = F(vexp)(*(v8u *)(s + j) - mv), e1 = F(vexp)(*(v8u *)(s + j + 8) - mv);
+                *(v8u *)(s + j) = e0;
+                *(v8u *)(s + j + 8) = e1;
+                acc0 += __builtin_convertvector(__builtin_shufflevector(e0, e0, 0, 1, 2, 3), v4d);
+                acc1 += __builtin_convertvector(__builtin_shufflevector(e0, e0, 4, 5, 6, 7), v4d);
+                acc2 += __builtin_convertvector(__builtin_shufflevector(e1, e1, 0, 1, 2, 3), v4d);
+                acc3 += __builtin_convertvector(__builtin_shufflevector(e1, e1, 4, 5, 6, 7), v4d);
+            }
             for (; j + 8 <= L; j += 8) {
                 const v8 e = F(vexp)(*(v8u *)(s + j) - mv);
                 *(v8u *)(s + j) = e;
                 acc0 += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3), v4d);
                 acc1 += __builtin_convertvector(__builtin_shufflevector(e, e, 4, 5, 6, 7), v4d);
             }
-            const v4d acc = acc0 + acc1;
+            const v4d acc = (acc0 + acc2) + (acc1 + acc3);
             double sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
             for (; j < L; j++) { s[j] = expf(s[j] - mx); sum += (double)s[j]; }
-            const v8 inv = F(splat)((float)(1.0 / sum));
-            for (j = 0; j + 8 <= L; j += 8) *(v8u *)(s + j) = *(v8u *)(s + j) * inv;
-            for (; j < L; j++) s[j] *= inv[0];
-            for (j = L; j < Lp; j++) s[j] = 0.0f;
+            inv[r] = 1.0 / sum;
         }
+        /* o = (e·v) / Σe: the normalisation is applied to the dh outputs, not the L weights. */
         for (int r = 0; r < 6; r++) a[r] = S + r * Lp;
         for (long db = 0; db < nd; db++) {
             v8 acc[12];
             for (int i = 0; i < 12; i++) acc[i] = F(splat)(0.0f);
-            F(mk)(L, a, VP + db * L * 16, acc);
+            if (vdirect) F(mkld)(L, a, v + db * 16, ld, acc);
+            else F(mk)(L, a, VP + db * L * 16, acc);
             for (long r = 0; r < ni; r++) {
+                const v8 f = F(splat)((float)inv[r]);
                 float *op = o + (i0 + r) * ldo + db * 16;
                 const long n0 = dh - db * 16;
-                F(store_n)(op, acc[2 * r], n0);
-                if (n0 > 8) F(store_n)(op + 8, acc[2 * r + 1], n0 - 8);
+                F(store_n)(op, acc[2 * r] * f, n0);
+                if (n0 > 8) F(store_n)(op + 8, acc[2 * r + 1] * f, n0 - 8);
             }
         }
     }

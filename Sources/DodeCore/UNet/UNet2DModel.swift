@@ -163,7 +163,8 @@ public final class UNet2DModel {
     /// batch so that two workers share even a small batch. Depends on the batch and image size
     /// only, never on the thread count.
     func chunkSize(batch: Int, height: Int, width: Int) -> Int {
-        max(1, min(8192 / max(1, height * width), (batch + 1) / 2))
+        let positions = ProcessInfo.processInfo.environment["DODE_UNET_CHUNK"].flatMap { Int($0) } ?? 8192  // EXPERIMENT
+        return max(1, min(positions / max(1, height * width), (batch + 1) / 2))
     }
 
     /// F(x, t): x is B×C×H×W Float32 (contiguous), `timesteps` one label or one per sample,
@@ -231,6 +232,7 @@ public final class UNet2DModel {
             }
             if let e = errors.withLock({ $0.sorted { $0.key < $1.key }.first?.value }) { throw e }
         }
+        if LayerProfile.on, ProcessInfo.processInfo.environment["DODE_UNET_PROFILE"] == "print" { print(LayerProfile.report()) }
         return out
     }
 
