@@ -40,7 +40,16 @@ static void silu_avx2(const float *x, float *y, long n) {
         __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
         _mm256_storeu_ps(y + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
     }
-    for (; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+    if (i < n) {
+        /* The tail through the same vector code, so that a value's result does not depend on
+           its position in the array (rows of a batch land at different offsets). */
+        float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (long j = i; j < n; j++) t[j - i] = x[j];
+        __m256 v = _mm256_loadu_ps(t);
+        __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(t, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+        for (long j = i; j < n; j++) y[j] = t[j - i];
+    }
 }
 
 void dode_silu_f32(const float *x, float *y, long n) {

@@ -213,6 +213,9 @@ struct Conv2d {
         return 2 * Double(cout * cin * k * k * ho * wo)
     }
 
+    /// Whether this layer runs Winograd F(4×4, 3×3).
+    var isWinograd: Bool { algo == Int32(DODE_CONV_WINO) }
+
     /// Scratch floats a thread needs for this convolution.
     var scratch: Int { dode_conv_scratch(cin, algo) }
 
