@@ -147,6 +147,9 @@ long dode_conv_scratch(long cin, int algo) {
 
 int dode_conv(const dode_conv_t *c, int algo, long w0, long w1) {
     if (c->k * c->k > DODE_CONV_MAXTAPS) return 0;
+    if (c->up && ((c->H | c->W) & 1)) return 0;
+    if (c->x2 && (algo != DODE_CONV_DIRECT || c->k != 1 || c->stride != 1 || c->pt || c->pl || c->up || c->Ho != c->H
+                  || c->Wo != c->W || c->cin1 < 1 || c->cin1 >= c->cin)) return 0;
     const int fast = dode_kernels_avx2();
     memset(c->scratch, 0, sizeof(float) * ((c->cin + 7) & ~7L));   /* the zero row of padded taps */
     switch (algo) {
@@ -170,14 +173,18 @@ int dode_conv(const dode_conv_t *c, int algo, long w0, long w1) {
 
 /* ---- GroupNorm, attention, linear rows ---- */
 
-void dode_group_norm_nhwc(const float *x, long ldx, float *y, long ldy, long n, long HW, long C, long G, float eps,
-                          const float *gamma, const float *beta, const float *scale, const float *shift, long ldss,
-                          int act, double *work) {
+long dode_group_norm_work(long C) { return 4 * (((C + 15) & ~15L) + 16); }
+
+void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n, long HW,
+                          long C, long G, float eps, const float *gamma, const float *beta, const float *scale, const float *shift,
+                          long ldss, int act, double *work) {
     const int fast = dode_kernels_avx2();
+    if (!x2) c1 = C;
     for (long b = 0; b < n; b++) {
         const float *sc = scale ? scale + b * ldss : 0, *sh = shift ? shift + b * ldss : 0;
-        if (fast) group_norm_avx2(x + b * HW * ldx, ldx, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
-        else group_norm_generic(x + b * HW * ldx, ldx, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
+        const float *xb = x + b * HW * ldx, *x2b = x2 ? x2 + b * HW * ldx2 : 0;
+        if (fast) group_norm_avx2(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
+        else group_norm_generic(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
     }
 }
 

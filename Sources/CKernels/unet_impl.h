@@ -115,20 +115,20 @@ TARGET static inline void F(epilogue)(const dode_conv_t *c, long q, long b, long
    For the other rows tab[t][r] holds each tap's address or a zero row. */
 TARGET static inline int F(window)(const dode_conv_t *c, long np, long *b, long *oy, long *ox,
                                    const float **base, const float *tab[][6], long *pb) {
-    const long k = c->k, H = c->H, W = c->W, ldx = c->ldx;
+    const long k = c->k, H = c->H, W = c->W, ldx = c->ldx, u = c->up, Ws = W >> u;
     int inside = 0;
     for (long r = 0; r < np; r++) {
         pb[r] = *b;
         const long iy = *oy * c->stride - c->pt, ix = *ox * c->stride - c->pl;
-        if (iy >= 0 && ix >= 0 && iy + k <= H && ix + k <= W) {
+        if (!u && iy >= 0 && ix >= 0 && iy + k <= H && ix + k <= W) {
             inside |= 1 << r;
             base[r] = c->x + ((*b * H + iy) * W + ix) * ldx;
         } else {
-            const float *zeros = c->scratch, *xb = c->x + *b * H * W * ldx;
+            const float *zeros = c->scratch, *xb = c->x + *b * (H >> u) * Ws * ldx;
             for (long ky = 0; ky < k; ky++)
                 for (long kx = 0; kx < k; kx++) {
                     const long y = iy + ky, x = ix + kx;
-                    tab[ky * k + kx][r] = (y >= 0 && y < H && x >= 0 && x < W) ? xb + (y * W + x) * ldx : zeros;
+                    tab[ky * k + kx][r] = (y >= 0 && y < H && x >= 0 && x < W) ? xb + ((y >> u) * Ws + (x >> u)) * ldx : zeros;
                 }
         }
         if (++*ox == c->Wo) { *ox = 0; if (++*oy == c->Ho) { *oy = 0; ++*b; } }
@@ -159,6 +159,35 @@ TARGET static void F(conv_direct)(const dode_conv_t *cp, long p0, long p1) {
     long off[DODE_CONV_MAXTAPS], pb[6];
     for (long t = 0; t < taps; t++) off[t] = ((t / k) * c->W + t % k) * ldx;
     long b = p0 / HWo, rem = p0 - b * HWo, oy = rem / c->Wo, ox = rem - oy * c->Wo;
+    if (c->x2) {
+        /* A 1×1 convolution of the concatenation (x, x2): channels 0..cin1−1, then the rest,
+           summed in that order as over a materialised concatenation. */
+        const long c1 = c->cin1, c2 = cin - c1;
+        for (long p = p0; p < p1; p += 6) {
+            const long np = p1 - p < 6 ? p1 - p : 6;
+            const float *a1[6], *a2[6];
+            for (long r = 0; r < 6; r++) {
+                const long q = p + (r < np ? r : np - 1);
+                a1[r] = c->x + q * ldx;
+                a2[r] = c->x2 + q * c->ldx2;
+                pb[r] = r < np ? b : pb[np - 1];
+                if (r < np && ++ox == c->Wo) { ox = 0; if (++oy == c->Ho) { oy = 0; b++; } }
+            }
+            for (long cb = 0; cb < ncb; cb++) {
+                v8 acc[12];
+                for (int i = 0; i < 12; i++) acc[i] = F(splat)(0.0f);
+                const float *w = c->w + cb * cin * 16;
+                F(mk)(c1, a1, w, acc);
+                F(mk)(c2, a2, w + c1 * 16, acc);
+                const long co = cb * 16;
+                for (long r = 0; r < np; r++) {
+                    F(epi_store)(c, p + r, co, acc[2 * r] + F(epi_add)(c, pb[r], co));
+                    if (co + 8 < c->cout) F(epi_store)(c, p + r, co + 8, acc[2 * r + 1] + F(epi_add)(c, pb[r], co + 8));
+                }
+            }
+        }
+        return;
+    }
     for (long p = p0; p < p1; p += 6) {
         const long np = p1 - p < 6 ? p1 - p : 6;
         const int inside = F(window)(c, np, &b, &oy, &ox, base, tab, pb);
@@ -268,7 +297,7 @@ TARGET static inline void F(at6)(const v8 *m, v8 *o) {
 
 /* Input transform of one tile (top-left input corner iy0, ix0) into V[pt·vs + ch]. */
 TARGET static void F(wino_in)(const dode_conv_t *c, const float *xb, long iy0, long ix0, float *V, long vs) {
-    const long cin = c->cin, H = c->H, W = c->W, ldx = c->ldx;
+    const long cin = c->cin, H = c->H, W = c->W, ldx = c->ldx, u = c->up, Ws = W >> u;
     const int inside = iy0 >= 0 && ix0 >= 0 && iy0 + 6 <= H && ix0 + 6 <= W;
     for (long ch = 0; ch < cin; ch += 8) {
         const long nl = cin - ch;
@@ -276,7 +305,7 @@ TARGET static void F(wino_in)(const dode_conv_t *c, const float *xb, long iy0, l
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 6; j++) {
                 const long iy = iy0 + i, ix = ix0 + j;
-                if (inside || (iy >= 0 && iy < H && ix >= 0 && ix < W)) d[i][j] = F(load_n)(xb + (iy * W + ix) * ldx + ch, nl);
+                if (inside || (iy >= 0 && iy < H && ix >= 0 && ix < W)) d[i][j] = F(load_n)(xb + ((iy >> u) * Ws + (ix >> u)) * ldx + ch, nl);
                 else d[i][j] = F(splat)(0.0f);
             }
         for (int j = 0; j < 6; j++) {
@@ -356,7 +385,7 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
             const long rem = t - tb[r] * per;
             ty[r] = rem / tw;
             tx[r] = rem - ty[r] * tw;
-            F(wino_in)(c, c->x + tb[r] * c->H * c->W * c->ldx, ty[r] * 4 - 1, tx[r] * 4 - 1, V + r * cinp, vs);
+            F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1, tx[r] * 4 - 1, V + r * cinp, vs);
         }
         for (long cb = 0; cb < ncb; cb++) {
             const float *U = c->w + cb * cinp * 16;
@@ -405,14 +434,20 @@ TARGET static inline void F(sums16)(const float *x, long ld, long HW, long nl, c
     *(v4du *)s2 = q0; *(v4du *)(s2 + 4) = q1; *(v4du *)(s2 + 8) = q2; *(v4du *)(s2 + 12) = q3;
 }
 
-TARGET static void F(group_norm)(const float *x, long ldx, float *y, long ldy, long HW, long C, long G, float eps,
-                                 const float *gamma, const float *beta, const float *scale, const float *shift,
-                                 int act, double *work) {
-    const long cg = C / G, Cp = (C + 15) & ~15L;
-    double *s1 = work, *s2 = work + Cp, *sh = work + 2 * Cp;
-    float *af = (float *)(work + 3 * Cp), *bf = af + Cp;
-    for (long c = 0; c < Cp; c++) sh[c] = c < C ? x[(c / cg) * cg] : 0;
-    for (long c = 0; c < C; c += 16) F(sums16)(x + c, ldx, HW, C - c, sh + c, s1 + c, s2 + c);
+TARGET static void F(group_norm)(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long HW,
+                                 long C, long G, float eps, const float *gamma, const float *beta, const float *scale,
+                                 const float *shift, int act, double *work) {
+    const long cg = C / G, Cq = ((C + 15) & ~15L) + 16;
+    double *s1 = work, *s2 = work + Cq, *sh = work + 2 * Cq;
+    float *af = (float *)(work + 3 * Cq), *bf = af + Cq;
+    for (long c = 0; c < Cq; c++) {
+        const long f = (c / cg) * cg;   /* the group's first channel */
+        sh[c] = c >= C ? 0 : f < c1 ? x[f] : x2[f - c1];
+    }
+    /* Stripes of 16 over each source (a stripe's lanes past its source are overwritten by the
+       next source's stripes or lie past C). */
+    for (long c = 0; c < c1; c += 16) F(sums16)(x + c, ldx, HW, c1 - c, sh + c, s1 + c, s2 + c);
+    for (long c = c1; c < C; c += 16) F(sums16)(x2 + (c - c1), ldx2, HW, C - c, sh + c, s1 + c, s2 + c);
     const double count = (double)(cg * HW);
     for (long g = 0; g < G; g++) {
         double t1 = 0, t2 = 0;
@@ -433,19 +468,23 @@ TARGET static void F(group_norm)(const float *x, long ldx, float *y, long ldy, l
             bf[c] = (float)off;
         }
     }
-    for (long c = C; c < Cp; c++) { af[c] = 0; bf[c] = 0; }
+    for (long c = C; c < Cq; c++) { af[c] = 0; bf[c] = 0; }
     const v8 zero = F(splat)(0.0f);
-    for (long c = 0; c < C; c += 8) {
-        const long nl = C - c;
+    /* Stripes of 8 channels over x (0..c1−1), then over x2 (c1..C−1). */
+    for (long c = 0, second = 0; c < C; c += 8) {
+        if (!second && c >= c1) { second = 1; c = c1; }
+        const long nl = (second ? C : c1) - c;
+        const float *src = second ? x2 + (c - c1) : x + c;   /* channel c of each pixel */
+        const long lds = second ? ldx2 : ldx;
         const v8 av = *(const v8u *)(af + c), bv = *(const v8u *)(bf + c);
         long p = 0;
         if (nl >= 8 && act == DODE_ACT_SILU) {
             /* Four pixels per step: four independent exponential chains in flight. */
             for (; p + 4 <= HW; p += 4) {
-                const float *xp = x + p * ldx + c;
+                const float *xp = src + p * lds;
                 float *yp = y + p * ldy + c;
-                const v8 v0 = VFMA(*(const v8u *)xp, av, bv), v1 = VFMA(*(const v8u *)(xp + ldx), av, bv);
-                const v8 v2 = VFMA(*(const v8u *)(xp + 2 * ldx), av, bv), v3 = VFMA(*(const v8u *)(xp + 3 * ldx), av, bv);
+                const v8 v0 = VFMA(*(const v8u *)xp, av, bv), v1 = VFMA(*(const v8u *)(xp + lds), av, bv);
+                const v8 v2 = VFMA(*(const v8u *)(xp + 2 * lds), av, bv), v3 = VFMA(*(const v8u *)(xp + 3 * lds), av, bv);
                 *(v8u *)yp = F(silu)(v0);
                 *(v8u *)(yp + ldy) = F(silu)(v1);
                 *(v8u *)(yp + 2 * ldy) = F(silu)(v2);
@@ -453,7 +492,7 @@ TARGET static void F(group_norm)(const float *x, long ldx, float *y, long ldy, l
             }
         }
         for (; p < HW; p++) {
-            v8 v = VFMA(F(load_n)(x + p * ldx + c, nl), av, bv);
+            v8 v = VFMA(F(load_n)(src + p * lds, nl), av, bv);
             if (act == DODE_ACT_SILU) v = F(silu)(v);
             else if (act == DODE_ACT_RELU) v = F(vmax)(v, zero);
             F(store_n)(y + p * ldy + c, v, nl);

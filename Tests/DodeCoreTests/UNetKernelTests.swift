@@ -85,6 +85,49 @@ final class UNetKernelTests: XCTestCase {
         }
     }
 
+    /// The fused forms give the bits of the unfused ones: a convolution reading its input's
+    /// nearest 2× upsampling on the fly (the up blocks' upsamplers), and a 1×1 convolution of a
+    /// channel concatenation that is never built (the up blocks' shortcuts).
+    func testFusedUpsamplingAndConcatenation() throws {
+        let n = 3, h = 5, w = 6, c = 20
+        let x = try noise([n * h * w * c], seed: 11)
+        let xs = x.pointer(Float.self)
+        let up = try Tensor(zeros: [n * 4 * h * w * c], dtype: .float32)
+        let u = up.pointer(Float.self)
+        for b in 0..<n { for i in 0..<(2 * h) { for j in 0..<(2 * w) { for ch in 0..<c {
+            u[((b * 2 * h + i) * 2 * w + j) * c + ch] = xs[((b * h + i / 2) * w + j / 2) * c + ch]
+        } } } }
+        let dummy = try Tensor(zeros: [1], dtype: .float32)
+        let ctx = ChunkContext(n: n, pool: BufferPool(), actTemb: dummy.pointer(Float.self))
+        func values(_ a: Activation4) -> [Float] { Array(UnsafeBufferPointer(start: a.p, count: n * a.c * a.h * a.w)) }
+        for mode in [UNetConvolutions.direct, .winograd] {
+            let conv = try Conv2d(weight: try noise([24, c, 3, 3], seed: 12), bias: try noise([24], seed: 13), cin: c, cout: 24, k: 3,
+                                  convolutions: mode)
+            let fused = conv(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), ctx, upsampled: true)
+            let plain = conv(Activation4(p: up.pointer(Float.self), c: c, h: 2 * h, w: 2 * w), ctx)
+            XCTAssertEqual(fused.h, 2 * h)
+            XCTAssertTrue(values(fused) == values(plain), "\(mode): upsampled on the fly")
+        }
+        let c2 = 13
+        let y = try noise([n * h * w * c2], seed: 14)
+        let cat = try Tensor(zeros: [n * h * w * (c + c2)], dtype: .float32)
+        let cp = cat.pointer(Float.self), yp = y.pointer(Float.self)
+        for q in 0..<(n * h * w) {
+            for ch in 0..<c { cp[q * (c + c2) + ch] = xs[q * c + ch] }
+            for ch in 0..<c2 { cp[q * (c + c2) + c + ch] = yp[q * c2 + ch] }
+        }
+        let shortcut = try Conv2d(weight: try noise([17, c + c2, 1, 1], seed: 15), bias: try noise([17], seed: 16), cin: c + c2, cout: 17,
+                                  k: 1, pad: 0, convolutions: .winograd)
+        let fused = shortcut.concatenated(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w), ctx)
+        let plain = shortcut(Activation4(p: cat.pointer(Float.self), c: c + c2, h: h, w: w), ctx)
+        XCTAssertTrue(values(fused) == values(plain), "1×1 convolution of a concatenation")
+        let gn = try GroupNorm(WeightStore(["g.weight": try noise([c + c2], seed: 17), "g.bias": try noise([c + c2], seed: 18)], source: "test"),
+                               "g", groups: 11, channels: c + c2, eps: 1e-5)
+        let g1 = gn(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), ctx, act: .silu, second: Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w))
+        let g2 = gn(Activation4(p: cat.pointer(Float.self), c: c + c2, h: h, w: w), ctx, act: .silu)
+        XCTAssertTrue(values(g1) == values(g2), "GroupNorm of a concatenation")
+    }
+
     func load(_ name: String, _ mode: UNetConvolutions = .winograd) throws -> (net: UNet2DModel, io: [String: Tensor]) {
         let dir = Support.path("Tests/Fixtures/unet/\(name)")
         return (try UNet2DModel(folder: dir + "/unet", convolutions: mode), try Safetensors.read(path: dir + "/io.safetensors").tensors)

@@ -57,6 +57,9 @@ typedef struct {
     float *y;                ///< output [n][Ho][Wo][ldy]
     long ldy;
     float *scratch;          ///< dode_conv_scratch(cin, algo) floats, private to the calling thread
+    int up;                  ///< 1: x holds (H/2)×(W/2) images, read as their nearest 2× upsampling (H, W even)
+    const float *x2;         ///< 1×1 direct convolutions only: input channels cin1..cin−1 come from x2
+    long ldx2, cin1;         ///< (pixel stride ldx2), channels 0..cin1−1 from x (a concatenation, unmaterialised)
 } dode_conv_t;
 
 /// Floats of the packed weights of a [cout][cin][k][k] convolution for `algo`.
@@ -75,10 +78,13 @@ int dode_conv(const dode_conv_t *c, int algo, long w0, long w1);
 /// GroupNorm of n images [HW][C] (pixel stride ldx → ldy, in place allowed) with G groups
 /// (PyTorch's: biased variance per image and group, here accumulated in Float64), affine
 /// gamma/beta (NULL = 1/0), then optionally ·(1 + scale[b·ldss + c]) + shift[b·ldss + c]
-/// (diffusers' scale-shift time conditioning), then the activation. `work`: 4·⌈C/16⌉·16 doubles.
-void dode_group_norm_nhwc(const float *x, long ldx, float *y, long ldy, long n, long HW, long C, long G, float eps,
-                          const float *gamma, const float *beta, const float *scale, const float *shift, long ldss,
-                          int act, double *work);
+/// (diffusers' scale-shift time conditioning), then the activation. With x2, channels c1..C−1
+/// come from x2 (pixel stride ldx2): the GroupNorm of a concatenation, without building it.
+/// `work`: dode_group_norm_work(C) doubles.
+void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n, long HW,
+                          long C, long G, float eps, const float *gamma, const float *beta, const float *scale, const float *shift,
+                          long ldss, int act, double *work);
+long dode_group_norm_work(long C);
 
 /// Scratch floats of dode_attention for L positions and head size dh.
 long dode_attention_scratch(long L, long dh);

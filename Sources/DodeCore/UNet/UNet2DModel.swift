@@ -246,7 +246,7 @@ public final class UNet2DModel {
         let perImage = hw * cmax * (layers * 4 / 3 + 12)
         let conv = (2 * cmax + 8) * (1 + 36 * 6) + 36 * 6 * 16
         let attention = 2 * hw * cmax + 16 * (hw + cmax) + 6 * (hw + 16)
-        let bytes = 4 * (Double(n) * perImage + conv + attention) + 8 * 4 * 2 * cmax
+        let bytes = 4 * (Double(n) * perImage + conv + attention) + 8 * 4 * (2 * cmax + 32)
         return bytes >= Double(Int.max / 4) ? Int.max / 4 : Int(bytes)
     }
 

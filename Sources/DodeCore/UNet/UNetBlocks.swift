@@ -28,10 +28,15 @@ struct ResnetBlock {
         self.resample = resample
     }
 
-    /// A new activation; `x` is not consumed.
-    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
+    /// Whether the block can take its input as two parts of a channel concatenation.
+    var takesConcatenation: Bool { shortcut != nil && resample == .none }
+
+    /// A new activation; `x` is not consumed. With `second` (when `takesConcatenation`), the
+    /// input is the channel concatenation (x, second), which is never built: norm1 and the 1×1
+    /// shortcut read both parts.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, second: Activation4? = nil) -> Activation4 {
         let n = ctx.n
-        var h = norm1(x, ctx, act: act)
+        var h = norm1(x, ctx, act: act, second: second)
         var skip = x, ownsSkip = false
         if resample != .none {
             let (ho, wo) = resample == .up ? (2 * x.h, 2 * x.w) : (x.h / 2, x.w / 2)
@@ -56,7 +61,7 @@ struct ResnetBlock {
         _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil, into: h1)
         ctx.pool.give(tp, n * tw)
         if let shortcut {
-            let sc = shortcut(skip, ctx)
+            let sc = second.map { shortcut.concatenated(skip, $0, ctx) } ?? shortcut(skip, ctx)
             if ownsSkip { ctx.release(skip) }
             skip = sc
             ownsSkip = true
@@ -253,21 +258,25 @@ struct UpBlock {
             guard skip.h == h.h, skip.w == h.w else {
                 throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); the input's height and width must be divisible by 2^(number of downsamplings)")
             }
-            let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
-            dode_concat_nhwc(h.p, h.c, skip.p, skip.c, n * h.plane, cat.p)
+            let out: Activation4
+            if r.takesConcatenation {
+                out = r(h, ctx, second: skip)
+            } else {
+                let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
+                dode_concat_nhwc(h.p, h.c, skip.p, skip.c, n * h.plane, cat.p)
+                out = r(cat, ctx)
+                ctx.release(cat)
+            }
             ctx.release(skip)
             ctx.release(h)
-            let out = r(cat, ctx)
-            ctx.release(cat)
             h = attend(attentions, j, out, ctx)
         }
         switch upsampler {
         case .conv(let c)?:
-            let u = ctx.alloc(h.c, 2 * h.h, 2 * h.w)
-            dode_upsample2_nhwc(h.p, n, h.h, h.w, h.c, u.p)
+            // Nearest 2× upsampling read on the fly by the convolution.
+            let u = c(h, ctx, upsampled: true)
             ctx.release(h)
-            h = c(u, ctx)
-            ctx.release(u)
+            h = u
         case .resnet(let r)?:
             let u = r(h, ctx)
             ctx.release(h)

@@ -221,24 +221,36 @@ struct Conv2d {
 
     /// out = conv(x) + bias (+ timeBias[b][c] per image: a row of `ld` floats per image), then
     /// with a residual `res` (same shape as the output) out = (res + out) / outputScale.
+    /// `upsampled`: convolve the nearest 2× upsampling of x, read on the fly.
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, timeBias: UnsafePointer<Float>? = nil, ld: Int = 0,
-                        residual: Activation4? = nil, outputScale: Float = 1) -> Activation4 {
-        let (ho, wo) = outSize(x.h, x.w)
+                        residual: Activation4? = nil, outputScale: Float = 1, upsampled: Bool = false) -> Activation4 {
+        let f = upsampled ? 2 : 1
+        let (ho, wo) = outSize(f * x.h, f * x.w)
         let out = ctx.alloc(cout, ho, wo)
-        run(x.p, x.c, h: x.h, w: x.w, ctx, into: out.p, timeBias: timeBias, ld: ld, residual: residual.map { UnsafePointer($0.p) },
-            ldr: residual?.c ?? 0, outputScale: outputScale)
+        run(x.p, x.c, h: f * x.h, w: f * x.w, ctx, into: out.p, timeBias: timeBias, ld: ld, residual: residual.map { UnsafePointer($0.p) },
+            ldr: residual?.c ?? 0, outputScale: outputScale, upsampled: upsampled)
         return out
     }
 
-    /// The convolution of n images at `x` (pixel stride ldx) into `y` ([n][ho][wo][cout]).
+    /// A 1×1 convolution of the channel concatenation (a, b) without building it.
+    func concatenated(_ a: Activation4, _ b: Activation4, _ ctx: ChunkContext) -> Activation4 {
+        let out = ctx.alloc(cout, a.h, a.w)
+        run(a.p, a.c, h: a.h, w: a.w, ctx, into: out.p, second: (UnsafePointer(b.p), b.c))
+        return out
+    }
+
+    /// The convolution of n images at `x` (pixel stride ldx) into `y` ([n][ho][wo][cout]); h×w
+    /// is the input size the convolution sees (twice the stored size when `upsampled`).
+    /// `second`: channels from `ldx` on come from that buffer (1×1 convolutions only).
     func run(_ x: UnsafePointer<Float>, _ ldx: Int, h: Int, w: Int, _ ctx: ChunkContext, into y: UnsafeMutablePointer<Float>,
              timeBias: UnsafePointer<Float>? = nil, ld: Int = 0, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
-             outputScale: Float = 1) {
+             outputScale: Float = 1, upsampled: Bool = false, second: (p: UnsafePointer<Float>, ld: Int)? = nil) {
         let (ho, wo) = outSize(h, w)
         var c = dode_conv_t(x: x, n: ctx.n, H: h, W: w, cin: cin, ldx: ldx, w: UnsafePointer(packed.pointer(Float.self)),
                             cout: cout, k: k, stride: stride, pt: pad.top, pl: pad.left, Ho: ho, Wo: wo,
                             bias: UnsafePointer(bias.pointer(Float.self)), tb: timeBias, ldt: ld, res: residual, ldr: ldr,
-                            oscale: outputScale, y: y, ldy: cout, scratch: nil)
+                            oscale: outputScale, y: y, ldy: cout, scratch: nil, up: upsampled ? 1 : 0,
+                            x2: second?.p, ldx2: second?.ld ?? 0, cin1: second == nil ? cin : ldx)
         let work = dode_conv_work(&c, algo), need = scratch, a = algo
         let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
         ctx.split(work) { pool, range in
@@ -289,21 +301,22 @@ struct GroupNorm {
         self.eps = Float(eps)
     }
 
+    /// With `second`, the GroupNorm of the channel concatenation (x, second), without building it.
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, act: Activation = .none,
                         scaleShift: (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, ld: Int)? = nil,
-                        into out: Activation4? = nil) -> Activation4 {
-        let y = out ?? ctx.alloc(x.c, x.h, x.w)
-        let C = channels, hw = x.plane
-        let xp = UnsafeSendable(x.p), yp = UnsafeSendable(y.p)
+                        into out: Activation4? = nil, second: Activation4? = nil) -> Activation4 {
+        let C = channels, hw = x.plane, c1 = x.c, c2 = second?.c ?? 0
+        let y = out ?? ctx.alloc(C, x.h, x.w)
+        let xp = UnsafeSendable(x.p), yp = UnsafeSendable(y.p), x2 = second.map { UnsafeSendable(UnsafePointer($0.p)) }
         let ss = scaleShift.map { UnsafeSendable($0) }
         let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
         defer { if LayerProfile.on { LayerProfile.add("groupnorm C\(C) \(x.h)x\(x.w) act\(act.rawValue)", DispatchTime.now().uptimeNanoseconds - t0, Double(C * hw * ctx.n)) } }
         ctx.split(ctx.n) { pool, range in
             let b0 = range.lowerBound, nb = range.count
             let sc = ss.map { $0.value.scale + b0 * $0.value.ld }, sh = ss.map { $0.value.shift + b0 * $0.value.ld }
-            dode_group_norm_nhwc(xp.value + b0 * hw * C, C, yp.value + b0 * hw * C, C, nb, hw, C, groups, eps,
-                                 weight.pointer(Float.self), bias.pointer(Float.self), sc, sh, ss?.value.ld ?? 0,
-                                 act.rawValue, pool.work(4 * ((C + 15) / 16 * 16)))
+            dode_group_norm_nhwc(xp.value + b0 * hw * c1, c1, c1, x2.map { $0.value + b0 * hw * c2 }, c2, yp.value + b0 * hw * C, C,
+                                 nb, hw, C, groups, eps, weight.pointer(Float.self), bias.pointer(Float.self), sc, sh,
+                                 ss?.value.ld ?? 0, act.rawValue, pool.work(dode_group_norm_work(C)))
         }
         return y
     }
