@@ -138,10 +138,10 @@ long dode_conv_work(const dode_conv_t *c, int algo) {
     }
 }
 
-long dode_conv_scratch(long cin, int algo) {
+long dode_conv_scratch(long cin, long k, int algo) {
     const long cinp = (cin + 7) & ~7L;
     if (algo == DODE_CONV_WINO) return cinp + 36 * 6 * wino_group(cin) * (cinp + 16);
-    if (algo == DODE_CONV_DIRECT && cin < 8) return 8 + 6 * DODE_CONV_MAXTAPS * cin;
+    if (algo == DODE_CONV_DIRECT && cin < 8) return 8 + 6 * k * k * cin;
     return cinp;
 }
 

@@ -236,30 +236,48 @@ TARGET static void F(conv_dot)(const dode_conv_t *cp, long p0, long p1) {
     /* A local copy: the compiler then knows that stores to the output leave the fields alone. */
     const dode_conv_t cl = *cp, *c = &cl;
     const long k = c->k, taps = k * k, cin = c->cin, cinp = (cin + 7) & ~7L, cout = c->cout;
-    const long HWo = c->Ho * c->Wo;
+    const long HWo = c->Ho * c->Wo, sx = c->stride * c->ldx;
     const float *tab[DODE_CONV_MAXTAPS][6], *base[6];
     long off[DODE_CONV_MAXTAPS], pb[6];
     for (long t = 0; t < taps; t++) off[t] = ((t / k) * c->W + t % k) * c->ldx;
     long b = p0 / HWo, rem = p0 - b * HWo, oy = rem / c->Wo, ox = rem - oy * c->Wo;
     for (long p = p0; p < p1; p += 6) {
         const long np = p1 - p < 6 ? p1 - p : 6;
+        const long oy0 = oy, b0 = b;
         const int inside = F(window)(c, np, &b, &oy, &ox, base, tab, pb);
+        /* Six windows inside the image on one output row: row r's taps are row 0's + r·stride
+           pixels, and whole vectors of channels (no partial loads). */
+        const int row = np == 6 && inside == 63 && (cin & 7) == 0 && (b == b0 && (oy == oy0 || (oy == oy0 + 1 && ox == 0)));
         float out[6][8];
         for (long co = 0; co < cout; co++) {
             v8 a0 = F(splat)(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
             const float *w = c->w + co * taps * cinp;
             for (long t = 0; t < taps; t++) {
                 const float *wp = w + t * cinp;
-                const float *x0 = TAP(t, 0), *x1 = TAP(t, 1), *x2 = TAP(t, 2), *x3 = TAP(t, 3), *x4 = TAP(t, 4), *x5 = TAP(t, 5);
-                for (long ci = 0; ci < cin; ci += 8) {
-                    const v8 wv = *(const v8u *)(wp + ci);
-                    const long nl = cin - ci;
-                    a0 = VFMA(F(load_n)(x0 + ci, nl), wv, a0);
-                    a1 = VFMA(F(load_n)(x1 + ci, nl), wv, a1);
-                    a2 = VFMA(F(load_n)(x2 + ci, nl), wv, a2);
-                    a3 = VFMA(F(load_n)(x3 + ci, nl), wv, a3);
-                    a4 = VFMA(F(load_n)(x4 + ci, nl), wv, a4);
-                    a5 = VFMA(F(load_n)(x5 + ci, nl), wv, a5);
+                if (row) {
+                    const float *x0 = base[0] + off[t];
+                    for (long ci = 0; ci < cin; ci += 8) {
+                        const v8 wv = *(const v8u *)(wp + ci);
+                        const float *q = x0 + ci;
+                        a0 = VFMA(*(const v8u *)q, wv, a0);
+                        a1 = VFMA(*(const v8u *)(q + sx), wv, a1);
+                        a2 = VFMA(*(const v8u *)(q + 2 * sx), wv, a2);
+                        a3 = VFMA(*(const v8u *)(q + 3 * sx), wv, a3);
+                        a4 = VFMA(*(const v8u *)(q + 4 * sx), wv, a4);
+                        a5 = VFMA(*(const v8u *)(q + 5 * sx), wv, a5);
+                    }
+                } else {
+                    const float *x0 = TAP(t, 0), *x1 = TAP(t, 1), *x2 = TAP(t, 2), *x3 = TAP(t, 3), *x4 = TAP(t, 4), *x5 = TAP(t, 5);
+                    for (long ci = 0; ci < cin; ci += 8) {
+                        const v8 wv = *(const v8u *)(wp + ci);
+                        const long nl = cin - ci;
+                        a0 = VFMA(F(load_n)(x0 + ci, nl), wv, a0);
+                        a1 = VFMA(F(load_n)(x1 + ci, nl), wv, a1);
+                        a2 = VFMA(F(load_n)(x2 + ci, nl), wv, a2);
+                        a3 = VFMA(F(load_n)(x3 + ci, nl), wv, a3);
+                        a4 = VFMA(F(load_n)(x4 + ci, nl), wv, a4);
+                        a5 = VFMA(F(load_n)(x5 + ci, nl), wv, a5);
+                    }
                 }
             }
             /* Fixed-order horizontal sums. */

@@ -70,8 +70,8 @@ void dode_conv_pack(const float *w, long cout, long cin, long k, int algo, float
 /// Number of work items of a convolution (position blocks, positions or tile blocks); any split
 /// of 0..<work into ranges gives the same bits.
 long dode_conv_work(const dode_conv_t *c, int algo);
-/// Scratch floats one thread needs for a convolution with `cin` input channels.
-long dode_conv_scratch(long cin, int algo);
+/// Scratch floats one thread needs for a k×k convolution with `cin` input channels.
+long dode_conv_scratch(long cin, long k, int algo);
 /// Runs work items [w0, w1). Returns 0 (and does nothing) when `algo` does not apply to the shape.
 int dode_conv(const dode_conv_t *c, int algo, long w0, long w1);
 
