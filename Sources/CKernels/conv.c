@@ -49,6 +49,25 @@ static inline __m256 exp256(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+/* 2^x for x ≤ 0 (NaN propagates): x = k + r with k an integer and |r| ≤ ½, 2^r from a
+   degree-6 polynomial (relative error 2e-9 in exact arithmetic, ~1e-7 in Float32), 2^k added
+   to the exponent; inputs below −125 give 2^−125 (softmax weights of relative size e^−86). */
+__attribute__((target("avx2,fma")))
+static inline __m256 exp2neg256(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-125.0f), x);
+    const __m256 k = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_sub_ps(x, k);
+    __m256 p = _mm256_set1_ps(1.5353361959569156e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3398875016719103e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.61843691766262e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.5503323674201965e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.4022647738456726e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.931471824645996e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23);
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
+
 #define SFX _avx2
 #define TARGET __attribute__((target("avx2,fma")))
 #define VFMA(a, b, c) ((v8)_mm256_fmadd_ps((a), (b), (c)))

@@ -26,6 +26,7 @@ TARGET static inline v8 F(splat)(float s) { return (v8){s, s, s, s, s, s, s, s};
 #if DODE_IMPL_AVX2
 TARGET static inline v8 F(vmax)(v8 a, v8 b) { return _mm256_max_ps(a, b); }
 TARGET static inline v8 F(vexp)(v8 x) { return exp256(x); }
+TARGET static inline v8 F(vexp2neg)(v8 x) { return exp2neg256(x); }
 /* x·σ(x) = x / (1 + e^{−x}), the reciprocal from the 12-bit estimate and one Newton step
    (relative error ~1e-7, as a division's 6e-8). */
 TARGET static inline v8 F(silu)(v8 x) {
@@ -48,6 +49,11 @@ static inline v8 F(silu)(v8 x) {
 static inline v8 F(vexp)(v8 x) {
     v8 r;
     for (int i = 0; i < 8; i++) r[i] = expf(x[i]);
+    return r;
+}
+static inline v8 F(vexp2neg)(v8 x) {
+    v8 r;
+    for (int i = 0; i < 8; i++) r[i] = exp2f(x[i]);
     return r;
 }
 #endif
@@ -523,7 +529,8 @@ TARGET static void F(group_norm)(const float *x, long ldx, long c1, const float 
 /* ---- attention of one image and head, query rows [r0, r1) ----
    q, k, v: rows of L positions with stride ld (the head's dh values at q[i·ld + 0..dh−1]);
    o: output rows with stride ldo. Scratch: K packed [⌈L/16⌉][dh][16], V packed [⌈dh/16⌉][L][16],
-   S [6][⌈L/16⌉·16]. S = scale·q·kᵀ, softmax per row (sums in Float64), o = S·v. */
+   S [6][⌈L/16⌉·16]. S = scale·q·kᵀ, softmax per row (sums in Float32 over runs of 64 weights,
+   in Float64 across runs), o = S·v. */
 TARGET static void F(attention)(const float *q, const float *k, const float *v, long ld, long L, long dh, float scale,
                                 float *o, long ldo, long r0, long r1, float *scratch) {
     const long nj = (L + 15) / 16, Lp = nj * 16, nd = (dh + 15) / 16;
@@ -543,7 +550,9 @@ TARGET static void F(attention)(const float *q, const float *k, const float *v, 
                     const long d = db * 16 + dd;
                     VP[(db * L + j) * 16 + dd] = d < dh ? v[j * ld + d] : 0.0f;
                 }
-    const v8 sc = F(splat)(scale);
+    /* Scores in log2 units (scale·log2 e folded into the one multiplication), so that the
+       exponential is 2^x. */
+    const v8 sc = F(splat)(scale * 1.44269504088896341f);
     for (long i0 = r0; i0 < r1; i0 += 6) {
         const long ni = r1 - i0 < 6 ? r1 - i0 : 6;
         const float *a[6];
@@ -572,26 +581,27 @@ TARGET static void F(attention)(const float *q, const float *k, const float *v, 
             float mx = mtail[r];
             for (int t = 0; t < 8; t++) mx = m8[r][t] > mx ? m8[r][t] : mx;
             const v8 mv = F(splat)(mx);
-            v4d acc0 = {0, 0, 0, 0}, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            /* Sums: Float32 over runs of 64 weights (each ≤ 1), the runs added in Float64. */
+            double sum = 0;
             long j = 0;
-            for (; j + 16 <= L; j += 16) {   /* two independent exponential chains per step */
-                const v8 e0 = F(vexp)(*(v8u *)(s + j) - mv), e1 = F(vexp)(*(v8u *)(s + j + 8) - mv);
-                *(v8u *)(s + j) = e0;
-                *(v8u *)(s + j + 8) = e1;
-                acc0 += __builtin_convertvector(__builtin_shufflevector(e0, e0, 0, 1, 2, 3), v4d);
-                acc1 += __builtin_convertvector(__builtin_shufflevector(e0, e0, 4, 5, 6, 7), v4d);
-                acc2 += __builtin_convertvector(__builtin_shufflevector(e1, e1, 0, 1, 2, 3), v4d);
-                acc3 += __builtin_convertvector(__builtin_shufflevector(e1, e1, 4, 5, 6, 7), v4d);
+            for (; j + 64 <= L; j += 64) {
+                v8 acc0 = F(splat)(0.0f), acc1 = acc0;
+                for (long jj = j; jj < j + 64; jj += 16) {   /* two independent chains per step */
+                    const v8 e0 = F(vexp2neg)(*(v8u *)(s + jj) - mv), e1 = F(vexp2neg)(*(v8u *)(s + jj + 8) - mv);
+                    *(v8u *)(s + jj) = e0;
+                    *(v8u *)(s + jj + 8) = e1;
+                    acc0 += e0;
+                    acc1 += e1;
+                }
+                const v8 a = acc0 + acc1;
+                sum += (double)(((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])));
             }
             for (; j + 8 <= L; j += 8) {
-                const v8 e = F(vexp)(*(v8u *)(s + j) - mv);
+                const v8 e = F(vexp2neg)(*(v8u *)(s + j) - mv);
                 *(v8u *)(s + j) = e;
-                acc0 += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3), v4d);
-                acc1 += __builtin_convertvector(__builtin_shufflevector(e, e, 4, 5, 6, 7), v4d);
+                sum += (double)(((e[0] + e[4]) + (e[2] + e[6])) + ((e[1] + e[5]) + (e[3] + e[7])));
             }
-            const v4d acc = (acc0 + acc2) + (acc1 + acc3);
-            double sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-            for (; j < L; j++) { s[j] = expf(s[j] - mx); sum += (double)s[j]; }
+            for (; j < L; j++) { s[j] = exp2f(s[j] - mx); sum += (double)s[j]; }
             inv[r] = 1.0 / sum;
         }
         /* o = (e·v) / Σe: the normalisation is applied to the dh outputs, not the L weights. */

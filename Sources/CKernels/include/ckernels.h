@@ -89,7 +89,7 @@ long dode_group_norm_work(long C);
 /// Scratch floats of dode_attention for L positions and head size dh.
 long dode_attention_scratch(long L, long dh);
 /// One image and head of softmax(scale·q·kᵀ)·v for query rows [r0, r1): q, k, v are L rows with
-/// stride ld (dh values each), o rows with stride ldo. Softmax sums in Float64.
+/// stride ld (dh values each), o rows with stride ldo. Softmax sums: Float32 over runs of 64, Float64 across.
 void dode_attention(const float *q, const float *k, const float *v, long ld, long L, long dh, float scale,
                     float *o, long ldo, long r0, long r1, float *scratch);
 
