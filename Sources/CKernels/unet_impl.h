@@ -27,14 +27,7 @@ TARGET static inline v8 F(splat)(float s) { return (v8){s, s, s, s, s, s, s, s};
 TARGET static inline v8 F(vmax)(v8 a, v8 b) { return _mm256_max_ps(a, b); }
 TARGET static inline v8 F(vexp)(v8 x) { return exp256(x); }
 TARGET static inline v8 F(vexp2neg)(v8 x) { return exp2neg256(x); }
-/* x·σ(x) = x / (1 + e^{−x}), the reciprocal from the 12-bit estimate and one Newton step
-   (relative error ~1e-7, as a division's 6e-8). */
-TARGET static inline v8 F(silu)(v8 x) {
-    const v8 d = F(splat)(1.0f) + exp256(F(splat)(0.0f) - x);
-    v8 r = _mm256_rcp_ps(d);
-    r = r * _mm256_fnmadd_ps(d, r, F(splat)(2.0f));
-    return x * r;
-}
+TARGET static inline v8 F(silu)(v8 x) { return silu256(x); }
 #else
 static inline v8 F(vmax)(v8 a, v8 b) {
     v8 r;
