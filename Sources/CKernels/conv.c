@@ -166,7 +166,7 @@ long dode_conv_work(const dode_conv_t *c, int algo) {
     switch (algo) {
     case DODE_CONV_DIRECT: return (c->n * c->Ho * c->Wo + 5) / 6;
     case DODE_CONV_DOT: return c->n * c->Ho * c->Wo;
-    case DODE_CONV_WINO: return (c->n * ((c->Ho + 3) / 4) * ((c->Wo + 3) / 4) + 5) / 6;
+    case DODE_CONV_WINO: return (c->n * ((c->Ho + 3) / 4) * ((c->Wo + 3) / 4) + 5) / 6 * (c->parts > 1 ? c->parts : 1);
     default: return 0;
     }
 }

@@ -390,6 +390,48 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
     float *V = c->scratch + cinp, *M = V + 36 * R * cinp;
     const long vs = R * cinp;
     long tb[6 * WINO_GMAX], ty[6 * WINO_GMAX], tx[6 * WINO_GMAX];
+    const long parts = c->parts > 1 ? c->parts : 1;
+    if (parts > 1) {
+        /* Items (micro-block, part of the output channels); a micro-block's transformed tiles
+           are reused by the consecutive items of the same block. */
+        long last = -1;
+        for (long i = m0; i < m1; i++) {
+            const long mb = i / parts, part = i % parts, t0 = mb * 6;
+            if (t0 >= T) break;
+            const long nt = T - t0 < 6 ? T - t0 : 6;
+            if (mb != last) {
+                for (long r = 0; r < 6; r++) {
+                    const long t = t0 + (r < nt ? r : nt - 1);
+                    tb[r] = t / per;
+                    const long rem = t - tb[r] * per;
+                    ty[r] = rem / tw;
+                    tx[r] = rem - ty[r] * tw;
+                    F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1, tx[r] * 4 - 1, V + r * cinp, vs);
+                }
+                last = mb;
+            }
+            for (long cb = part * ncb / parts; cb < (part + 1) * ncb / parts; cb++) {
+                const float *U = c->w + cb * cinp * 16;
+                for (long pt = 0; pt < 36; pt++) {
+                    v8 acc[12];
+                    for (int k = 0; k < 12; k++) acc[k] = F(splat)(0.0f);
+                    const float *a[6];
+                    for (int r = 0; r < 6; r++) a[r] = V + pt * vs + r * cinp;
+                    F(mk)(cinp, a, U + pt * ncb * cinp * 16, acc);
+                    float *m = M + pt * R * 16;
+                    for (int r = 0; r < 6; r++) {
+                        *(v8u *)(m + r * 16) = acc[2 * r];
+                        *(v8u *)(m + r * 16 + 8) = acc[2 * r + 1];
+                    }
+                }
+                for (long r = 0; r < nt; r++) {
+                    F(wino_out)(c, M + r * 16, R * 16, tb[r], ty[r] * 4, tx[r] * 4, cb * 16);
+                    F(wino_out)(c, M + r * 16 + 8, R * 16, tb[r], ty[r] * 4, tx[r] * 4, cb * 16 + 8);
+                }
+            }
+        }
+        return;
+    }
     for (long g0 = m0; g0 < m1; g0 += G) {
         const long t0 = g0 * 6;
         if (t0 >= T) break;

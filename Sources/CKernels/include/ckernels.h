@@ -60,6 +60,8 @@ typedef struct {
     int up;                  ///< 1: x holds (H/2)×(W/2) images, read as their nearest 2× upsampling (H, W even)
     const float *x2;         ///< 1×1 direct convolutions only: input channels cin1..cin−1 come from x2
     long ldx2, cin1;         ///< (pixel stride ldx2), channels 0..cin1−1 from x (a concatenation, unmaterialised)
+    long parts;              ///< Winograd: work items split each tile block's output channels into this many
+                             ///< parts (≥ 1; more parallelism for a single small image, same bits)
 } dode_conv_t;
 
 /// Floats of the packed weights of a [cout][cin][k][k] convolution for `algo`.

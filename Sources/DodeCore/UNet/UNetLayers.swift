@@ -251,7 +251,13 @@ struct Conv2d {
                             cout: cout, k: k, stride: stride, pt: pad.top, pl: pad.left, Ho: ho, Wo: wo,
                             bias: UnsafePointer(bias.pointer(Float.self)), tb: timeBias, ldt: ld, res: residual, ldr: ldr,
                             oscale: outputScale, y: y, ldy: cout, scratch: nil, up: upsampled ? 1 : 0,
-                            x2: second?.p, ldx2: second?.ld ?? 0, cin1: second == nil ? cin : ldx)
+                            x2: second?.p, ldx2: second?.ld ?? 0, cin1: second == nil ? cin : ldx, parts: 1)
+        if isWinograd && ctx.pools.count > 1 {
+            // A single small image split over threads: few tile blocks, so their output
+            // channels are split too.
+            let blocks = dode_conv_work(&c, algo), ncb = (cout + 15) / 16
+            if blocks < 4 * ctx.pools.count { c.parts = min(ncb, (4 * ctx.pools.count + blocks - 1) / blocks) }
+        }
         let work = dode_conv_work(&c, algo), need = scratch, a = algo
         let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
         ctx.split(work) { pool, range in
