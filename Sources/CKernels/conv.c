@@ -297,8 +297,3 @@ void dode_avgpool2_nhwc(const float *x, long n, long H, long W, long C, float *y
                 for (long c = 0; c < C; c++) o[c] = (a[c] + a[C + c] + d[c] + d[C + c]) / 4.0f;
             }
 }
-
-void dode_add_f32(float *y, const float *x, long n, float scale) {
-    if (scale == 1.0f) for (long i = 0; i < n; i++) y[i] = x[i] + y[i];
-    else for (long i = 0; i < n; i++) y[i] = (x[i] + y[i]) / scale;
-}

@@ -30,10 +30,6 @@ enum { DODE_ACT_NONE = 0, DODE_ACT_SILU = 1, DODE_ACT_MISH = 2, DODE_ACT_GELU = 
 /// (softplus = x above 20, as PyTorch), GELU 0.5·x·(1 + erf(x/√2)) (exact form), ReLU.
 void dode_act_f32(const float *x, float *y, long n, int act);
 
-/// Row-wise softmax of a rows×cols Float32 matrix with row stride ld, in place (max subtracted,
-/// sums in Float64).
-void dode_softmax_rows_f32(float *s, long rows, long cols, long ld);
-
 // U-Net kernels (conv.c). Activations of n images are image-major and channels-last:
 // [n][H][W][C] (a pixel's channels are contiguous; `ld` is the distance between pixels).
 
@@ -109,8 +105,6 @@ void dode_concat_nhwc(const float *a, long ca, const float *b, long cb, long pix
 void dode_upsample2_nhwc(const float *x, long n, long H, long W, long C, float *y);
 /// 2×2 average pooling with stride 2 (floor of odd sizes) of n images H×W×C.
 void dode_avgpool2_nhwc(const float *x, long n, long H, long W, long C, float *y);
-/// y = x + y, or (x + y) / scale.
-void dode_add_f32(float *y, const float *x, long n, float scale);
 
 /// Forces the portable kernels (on = 0) or restores run-time detection (on = 1); for tests that
 /// compare both paths in one process. DODE_NO_AVX2=1 in the environment forces the portable path.

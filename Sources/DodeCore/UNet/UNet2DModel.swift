@@ -159,12 +159,12 @@ public final class UNet2DModel {
         return total + convOut.flops(h, w)
     }
 
-    /// Images per chunk: about 8192 positions at the input resolution, and at most half the
-    /// batch so that two workers share even a small batch. Depends on the batch and image size
-    /// only, never on the thread count.
+    /// Images per chunk: about 8192 positions at the input resolution (measured best among
+    /// 1024–32768: large enough that Winograd's blocks of 6 tiles are full at the coarse levels),
+    /// and at most half the batch so that two workers share even a small batch. Results do not
+    /// depend on it (every image is computed alone).
     func chunkSize(batch: Int, height: Int, width: Int) -> Int {
-        let positions = ProcessInfo.processInfo.environment["DODE_UNET_CHUNK"].flatMap { Int($0) } ?? 8192  // EXPERIMENT
-        return max(1, min(positions / max(1, height * width), (batch + 1) / 2))
+        max(1, min(8192 / max(1, height * width), (batch + 1) / 2))
     }
 
     /// F(x, t): x is B×C×H×W Float32 (contiguous), `timesteps` one label or one per sample,
@@ -232,7 +232,6 @@ public final class UNet2DModel {
             }
             if let e = errors.withLock({ $0.sorted { $0.key < $1.key }.first?.value }) { throw e }
         }
-        if LayerProfile.on, ProcessInfo.processInfo.environment["DODE_UNET_PROFILE"] == "print" { print(LayerProfile.report()) }
         return out
     }
 

@@ -112,8 +112,6 @@ struct AttentionBlock {
         let rowsPer = ((L + parts - 1) / parts + 5) / 6 * 6
         let need = dode_attention_scratch(L, dh)
         let qp = UnsafeSendable(qkvBuf), op = UnsafeSendable(O)
-        let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
-        defer { if LayerProfile.on { LayerProfile.add("attention L\(L) dh\(dh)", DispatchTime.now().uptimeNanoseconds - t0, 4 * Double(L * L * dh * nh * n)) } }
         ctx.split(n * nh * parts) { pool, range in
             let sc = pool.scratch(need)
             for item in range {

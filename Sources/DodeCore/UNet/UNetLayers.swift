@@ -1,8 +1,6 @@
-import CBLAS
 import CKernels
 import DodeTensor
 import Foundation
-import Synchronization
 
 // The layers of a UNet2DModel evaluated on a chunk of n images stored image-major and
 // channels-last, [n][H][W][C] (see conv.c): a convolution reads each input pixel's channels as
@@ -259,14 +257,11 @@ struct Conv2d {
             if blocks < 4 * ctx.pools.count { c.parts = min(ncb, (4 * ctx.pools.count + blocks - 1) / blocks) }
         }
         let work = dode_conv_work(&c, algo), need = scratch, a = algo
-        let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
         ctx.split(work) { pool, range in
             var cc = c
             cc.scratch = pool.scratch(need)
+            // Always 1: the algorithm was chosen for this layer's shape (see init).
             _ = dode_conv(&cc, a, range.lowerBound, range.upperBound)
-        }
-        if LayerProfile.on {
-            LayerProfile.add("conv a\(algo) k\(k) s\(stride) \(cin)->\(cout) \(h)x\(w)", DispatchTime.now().uptimeNanoseconds - t0, 2 * Double(cout * cin * k * k * ho * wo * ctx.n))
         }
     }
 }
@@ -316,8 +311,6 @@ struct GroupNorm {
         let y = out ?? ctx.alloc(C, x.h, x.w)
         let xp = UnsafeSendable(x.p), yp = UnsafeSendable(y.p), x2 = second.map { UnsafeSendable(UnsafePointer($0.p)) }
         let ss = scaleShift.map { UnsafeSendable($0) }
-        let t0 = LayerProfile.on ? DispatchTime.now().uptimeNanoseconds : 0
-        defer { if LayerProfile.on { LayerProfile.add("groupnorm C\(C) \(x.h)x\(x.w) act\(act.rawValue)", DispatchTime.now().uptimeNanoseconds - t0, Double(C * hw * ctx.n)) } }
         ctx.split(ctx.n) { pool, range in
             let b0 = range.lowerBound, nb = range.count
             let sc = ss.map { $0.value.scale + b0 * $0.value.ld }, sh = ss.map { $0.value.shift + b0 * $0.value.ld }
@@ -326,20 +319,5 @@ struct GroupNorm {
                                  ss?.value.ld ?? 0, act.rawValue, pool.work(dode_group_norm_work(C)))
         }
         return y
-    }
-}
-
-// EXPERIMENT: per-layer timing (DODE_UNET_PROFILE=1, threads = 1).
-enum LayerProfile {
-    static let on = ProcessInfo.processInfo.environment["DODE_UNET_PROFILE"] != nil
-    static let table = Mutex<[String: (UInt64, Double, Int)]>([:])
-    static func add(_ key: String, _ ns: UInt64, _ flops: Double) {
-        table.withLock { t in let o = t[key] ?? (0, 0, 0); t[key] = (o.0 + ns, o.1 + flops, o.2 + 1) }
-    }
-    public static func report() -> String {
-        table.withLock { t in
-            let total = t.values.reduce(0) { $0 + $1.0 }
-            return t.sorted { $0.value.0 > $1.value.0 }.map { String(format: "%-44@ %8.2f ms %5.1f%% %6.1f GF/s x%d", $0.key as NSString, Double($0.value.0) / 1e6, 100 * Double($0.value.0) / Double(total), $0.value.1 / Double($0.value.0), $0.value.2) }.joined(separator: "\n")
-        }
     }
 }
