@@ -187,9 +187,16 @@ TARGET static void F(conv_direct)(const dode_conv_t *cp, long p0, long p1) {
         }
         return;
     }
+    const int plain = k == 1 && c->stride == 1 && !c->pt && !c->pl && !c->up && c->H == c->Ho && c->W == c->Wo;
     for (long p = p0; p < p1; p += 6) {
         const long np = p1 - p < 6 ? p1 - p : 6;
         const int inside = F(window)(c, np, &b, &oy, &ox, base, tab, pb);
+        if (plain && p + 18 <= p1) {
+            /* 1×1: the input rows two blocks ahead (measured on 32 → 96 channels with cold
+               caches: 55 → 62 GFLOP/s; prefetching the output lines as well lost). */
+            const char *q = (const char *)(c->x + (p + 12) * ldx), *e = (const char *)(c->x + (p + 18) * ldx);
+            for (; q < e; q += 64) __builtin_prefetch(q);
+        }
         const float *a[6];
         if (gather) {
             const long K = taps * cin;
