@@ -199,12 +199,23 @@ TARGET static void F(conv_direct)(const dode_conv_t *cp, long p0, long p1) {
         }
         const float *a[6];
         if (gather) {
-            const long K = taps * cin;
+            const long K = taps * cin, run = k * cin;
             for (long r = 0; r < 6; r++) {
                 float *row = rows + r * K;
-                for (long t = 0; t < taps; t++) {
-                    const float *src = TAP(t, r);
-                    for (long ci = 0; ci < cin; ci++) row[t * cin + ci] = src[ci];
+                if ((inside >> r & 1) && ldx == cin) {
+                    /* A window row of k pixels is k·cin contiguous values. */
+                    for (long ky = 0; ky < k; ky++) {
+                        const float *src = base[r] + off[ky * k];
+                        float *dst = row + ky * run;
+                        long i = 0;
+                        for (; i + 8 <= run; i += 8) *(v8u *)(dst + i) = *(const v8u *)(src + i);
+                        for (; i < run; i++) dst[i] = src[i];
+                    }
+                } else {
+                    for (long t = 0; t < taps; t++) {
+                        const float *src = TAP(t, r);
+                        for (long ci = 0; ci < cin; ci++) row[t * cin + ci] = src[ci];
+                    }
                 }
                 a[r] = row;
             }
