@@ -110,6 +110,7 @@ final class ChunkContext {
         }
     }
 }
+
 /// Looks tensors up by name in a checkpoint, checks shapes, and remembers which were used so
 /// that leftovers can be reported. Tensors become contiguous Float32 (F16/BF16 are widened).
 final class WeightStore {
