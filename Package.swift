@@ -2,7 +2,7 @@
 // dode: diffusion ODE samplers and D-ODE distillation, a Swift core with an embedded Lua 5.4.
 //
 // Layers (lower never import upper):
-//   CLua / CBLAS / CEdit (C shims) -> DodeTensor -> DodeCore -> DodeLua -> dode (executable)
+//   CLua / CBLAS / CEdit / CMPI (C shims) -> DodeTensor -> DodeCore, DodeMPI -> DodeLua -> dode (executable)
 import PackageDescription
 
 let package = Package(
@@ -13,34 +13,37 @@ let package = Package(
         .library(name: "DodeCore", targets: ["DodeCore"]),
         .library(name: "DodeLua", targets: ["DodeLua"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
-    ],
+    // No package dependencies: Foundation, the C libraries above and Swift's Synchronization.
     targets: [
         // C shims over system libraries (Debian: liblua5.4-dev, libopenblas-dev, libedit-dev).
-        .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
+        .target(name: "CLua", dependencies: ["CKernels"], linkerSettings: [.linkedLibrary("lua5.4")]),
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("openblas")]),
         .target(name: "CEdit", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // MPI (Debian: libopenmpi-dev or libmpich-dev; `mpi` is the pkg-config alternative both register).
+        .systemLibrary(name: "CMPI", pkgConfig: "mpi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])], linkerSettings: [.linkedLibrary("m")]),
 
         // Tensor core: storage, views, broadcasting, kernels, BLAS, RNG, file formats.
         .target(
             name: "DodeTensor",
-            dependencies: ["CBLAS", "CZlib", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["CBLAS", "CZlib", "CKernels"]),
 
         // Diffusion core: schedules, grids, denoisers, solvers, distillation, metrics.
         .target(
             name: "DodeCore",
-            dependencies: ["DodeTensor", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["DodeTensor", "CKernels"]),
+
+        // Scale-out: MPI_COMM_WORLD as a Communicator (collectives, sharded batches).
+        .target(name: "DodeMPI", dependencies: ["CMPI", "DodeTensor"]),
 
         // Lua bindings: VM, userdata, error trampoline, the `dode` module, embedded Stdlib.
         .target(
             name: "DodeLua",
-            dependencies: ["CLua", "DodeTensor", "DodeCore"],
+            dependencies: ["CLua", "DodeTensor", "DodeCore", "DodeMPI"],
             plugins: ["EmbedStdlib"]),
 
-        .executableTarget(name: "dode", dependencies: ["DodeLua", "CLua", "CEdit"]),
+        .executableTarget(name: "dode", dependencies: ["DodeLua", "DodeCore", "DodeMPI", "CLua", "CEdit"]),
 
         // Build-time embedding of Stdlib/*.lua into the binary (relocatable, no resource bundle).
         .executableTarget(name: "DodeEmbed", path: "Sources/DodeEmbed"),

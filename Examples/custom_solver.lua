@@ -53,7 +53,8 @@ local xeval = dode.randn(dode.Generator(2), n, den:dim())
 local first = dode.grid.discrete(vp, 1, { spacing = 'trailing' })
 local exact = dode.reference.solve(den, xeval, first[1], first[#first], { rtol = 1e-10 })
 
-local tb = Table.new{ columns = { 'solver', 'steps', 'nfe', 'rmse', 'rmse_D' }, formats = { rmse = '%.4e', rmse_D = '%.4e' } }
+local tb = Table.new{ columns = { 'solver', 'steps', 'nfe', 'rmse', 'rmse_D' },
+  formats = { rmse = '%.4e', rmse_D = '%.4e' } }
 for _, N in ipairs(opts.quick and { 3 } or { 3, 5, 8 }) do
   local grid = dode.grid.discrete(vp, N, { spacing = 'trailing' })
   print(ralston:plan(grid))
@@ -61,7 +62,8 @@ for _, N in ipairs(opts.quick and { 3 } or { 3, 5, 8 }) do
     local fit = dode.distill.fit{ solver = s, denoiser = den, x = xfit, grid = grid, k = 10 }
     local base = s:sample(den, xeval, grid)
     local d = fit:solver(s):sample(den, xeval, grid)
-    tb:add{ solver = s:name(), steps = N, nfe = s:plan(grid).nfe, rmse = dode.metrics.rmse(base, exact), rmse_D = dode.metrics.rmse(d, exact) }
+    tb:add{ solver = s:name(), steps = N, nfe = s:plan(grid).nfe, rmse = dode.metrics.rmse(base, exact),
+      rmse_D = dode.metrics.rmse(d, exact) }
     if s == ralston and N == 3 then print(fit) end
   end
 end

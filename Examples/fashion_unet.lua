@@ -42,17 +42,20 @@ local configs = {
 local nfes = { 5, 10 }
 local tb = Table.new{
   columns = { 'solver', 'nfe', 'rmse_base', 'rmse_d', 'gain', 'frechet_base', 'frechet_d', 'seconds_fit' },
-  formats = { rmse_base = '%.4f', rmse_d = '%.4f', gain = '%+.1f%%', frechet_base = '%.2f', frechet_d = '%.2f', seconds_fit = '%.1f' },
+  formats = { rmse_base = '%.4f', rmse_d = '%.4f', gain = '%+.1f%%', frechet_base = '%.2f', frechet_d = '%.2f',
+    seconds_fit = '%.1f' },
 }
 
 local xfit = dode.randn(dode.Generator(1), opts.n_fit, prob.dim)
 local xeval = dode.randn(dode.Generator(2), opts.n_eval, prob.dim)
 local t0 = dode.clock()
 local ref = prob.reference(xeval, nil)
-print(string.format('reference: DDIM with %d steps for %d samples in %.1f s', opts.ref_steps, opts.n_eval, dode.clock() - t0))
+print(string.format('reference: DDIM with %d steps for %d samples in %.1f s', opts.ref_steps, opts.n_eval,
+  dode.clock() - t0))
 local function frechet(x) return dode.metrics.frechet(dode.features.fashion(x:clamp(-1, 1)), real_feats) end
 local show = math.min(64, opts.n_eval)
-dode.image.grid(ref:narrow(1, 1, show), { path = opts.out .. '/fashion_reference.png', height = 32, width = 32, scale = 2 })
+dode.image.grid(ref:narrow(1, 1, show),
+  { path = opts.out .. '/fashion_reference.png', height = 32, width = 32, scale = 2 })
 
 -- DDIM and DPM-Solver++(2M) land at the same points of a grid, so their fits share one teacher
 -- pass per grid (the same targets a fit would compute itself: the same coefficients).
@@ -68,8 +71,8 @@ for _, c in ipairs(configs) do
       teacher_seconds[nfe] = dode.clock() - t0
     end
     local t1 = dode.clock()
-    local fit = dode.distill.fit{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = opts.k, seed = 1,
-      targets = targets[nfe] }
+    local fit = dode.distill.fit{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = opts.k,
+      seed = 1, targets = targets[nfe] }
     local tfit = dode.clock() - t1
     fit:save(string.format('%s/fit_%s_%d.json', opts.out, c.name, nfe))
     local base = solver:sample(prob.denoiser, xeval, grid)
@@ -78,8 +81,9 @@ for _, c in ipairs(configs) do
     tb:add{ solver = c.label, nfe = solver:plan(grid).nfe, rmse_base = rb, rmse_d = rd, gain = 100 * (rb - rd) / rb,
       frechet_base = frechet(base), frechet_d = frechet(dvar), seconds_fit = tfit }
     for _, v in ipairs{ { 'base', base }, { 'd', dvar } } do
-      dode.image.grid(v[2]:narrow(1, 1, show), { path = string.format('%s/fashion_%s_nfe%d_%s.png', opts.out, c.name, nfe, v[1]),
-        height = 32, width = 32, scale = 2 })
+      dode.image.grid(v[2]:narrow(1, 1, show),
+        { path = string.format('%s/fashion_%s_nfe%d_%s.png', opts.out, c.name, nfe, v[1]),
+          height = 32, width = 32, scale = 2 })
     end
     bar:advance(1)
   end
@@ -88,7 +92,8 @@ bar:finish()
 
 print()
 print(tb)
-print(string.format('Fréchet floor (two halves of %d real test images): %.2f; reference samples: %.2f', opts.n_real, floor_fd, frechet(ref)))
+print(string.format('Fréchet floor (two halves of %d real test images): %.2f; reference samples: %.2f',
+  opts.n_real, floor_fd, frechet(ref)))
 print(string.format('teacher passes (K = %d, shared by both solvers; not in seconds_fit): NFE 5 %.1f s, NFE 10 %.1f s',
   opts.k, teacher_seconds[5], teacher_seconds[10]))
 tb:save_csv(opts.out .. '/results.csv')

@@ -9,7 +9,8 @@
 local cmdline = require 'dode.cmdline'
 local Table = require 'dode.table'
 local plot = require 'dode.plot'
-local opts = cmdline{ description = 'classifier-free guidance with and without D-ODE', { 'steps', 5, 'solver steps' }, { 'n', 512, 'samples' } }
+local opts = cmdline{ description = 'classifier-free guidance with and without D-ODE',
+  { 'steps', 5, 'solver steps' }, { 'n', 512, 'samples' } }
 local n = opts.quick and 64 or math.floor(opts.n)
 cmdline.mkdir(opts.out)
 
@@ -19,7 +20,8 @@ for i = 1, 6 do
   local a = 2 * math.pi * (i - 1) / 6
   means[i], stds[i], labels[i], weights[i] = { 1.5 * math.cos(a), 1.5 * math.sin(a) }, { 0.15, 0.15 }, (i - 1) % 3, 1
 end
-local den = dode.denoiser.gmm{ weights = weights, means = means, stds = stds, labels = labels, schedule = vp, name = 'ring6 in 3 classes' }
+local den = dode.denoiser.gmm{ weights = weights, means = means, stds = stds, labels = labels, schedule = vp,
+  name = 'ring6 in 3 classes' }
 local grid = dode.grid.discrete(vp, math.floor(opts.steps), { spacing = 'trailing' })
 local xfit, xeval = dode.randn(dode.Generator(1), n, 2), dode.randn(dode.Generator(2), n, 2)
 
@@ -37,12 +39,15 @@ for _, w in ipairs(scales) do
     local comp = den:component(dv)
     local hit = 0
     for i = 1, n do if (comp[i] - 1) % 3 == 0 then hit = hit + 1 end end
-    tb:add{ w = w, solver = s:name(), rmse_base = dode.metrics.rmse(base, exact), rmse_d = dode.metrics.rmse(dv, exact), class_hit = hit / n }
+    tb:add{ w = w, solver = s:name(), rmse_base = dode.metrics.rmse(base, exact),
+      rmse_d = dode.metrics.rmse(dv, exact), class_hit = hit / n }
     if w == scales[#scales] and s:name() == 'ddim' then shown = { base = base, d = dv, exact = exact } end
   end
 end
 print(tb)
 tb:save_csv(opts.out .. '/guidance.csv')
-plot.scatter{ title = string.format('guided samples, w = %g, %d steps', scales[#scales], opts.steps), path = opts.out .. '/guidance.svg',
-  series = { { name = 'exact', points = shown.exact }, { name = 'DDIM', points = shown.base }, { name = 'D-DDIM', points = shown.d } } }
+plot.scatter{ title = string.format('guided samples, w = %g, %d steps', scales[#scales], opts.steps),
+  path = opts.out .. '/guidance.svg',
+  series = { { name = 'exact', points = shown.exact }, { name = 'DDIM', points = shown.base },
+    { name = 'D-DDIM', points = shown.d } } }
 print('wrote ' .. opts.out .. '/guidance.csv and guidance.svg')

@@ -2,7 +2,8 @@
 -- exact probability-flow solve, fitted on one seed and scored on fresh noise from another.
 --
 --   Scripts/dode Examples/paper_table.lua [--problems ring6_2d,blobs32d,digits] [--solvers ddim,dpmpp2m,...]
---                                         [--nfes 3,4,5,6,8,10,15,20 | --steps 3,4,5,6,8,10] [--n 1024] [--k 10] [--quick]
+--                                         [--nfes 3,4,5,6,8,10,15,20 | --steps 3,4,5,6,8,10] [--n 1024]
+--                                         [--k 10] [--quick]
 --
 -- 'digits' is the built-in network, scored against DDIM on grid:refine(100).
 local cmdline = require 'dode.cmdline'
@@ -12,7 +13,8 @@ local P = require 'dode.protocols'
 local opts = cmdline{
   description = 'solver x NFE x {base, D} on the mixtures (held-out RMSE vs the exact solve)',
   { 'problems', 'ring6_2d,blobs32d', 'comma-separated mixture names' },
-  { 'solvers', 'ddim,euler,heun,ipndm,deis,dpm2m,dpmpp2m,dpmpp3m,unipc2,unipc3,pndm', 'comma-separated solver names (see dode.protocols.solvers)' },
+  { 'solvers', 'ddim,euler,heun,ipndm,deis,dpm2m,dpmpp2m,dpmpp3m,unipc2,unipc3,pndm',
+    'comma-separated solver names (see dode.protocols.solvers)' },
   { 'nfes', '3,4,5,6,8,10,15,20', 'comma-separated NFE budgets' },
   { 'steps', '', 'comma-separated step counts N instead of NFE budgets (e.g. 3,4,5,6,8,10)' },
   { 'n', 1024, 'samples for fitting and for scoring (each)' },
@@ -25,15 +27,17 @@ local function list(s, conv)
 end
 local problems, solvers, nfes = list(opts.problems), list(opts.solvers), list(opts.nfes, tonumber)
 local steps = opts.steps ~= '' and list(opts.steps, tonumber) or nil
-if opts.quick then problems, solvers, nfes, steps, opts.n = { 'ring6_2d' }, { 'ddim', 'dpmpp2m' }, { 3, 5 }, nil, 128 end
+if opts.quick then
+  problems, solvers, nfes, steps, opts.n = { 'ring6_2d' }, { 'ddim', 'dpmpp2m' }, { 3, 5 }, nil, 128
+end
 cmdline.mkdir(opts.out)
 
 local all
 for _, name in ipairs(problems) do
   local bar = Progress.new{ total = #solvers * #(steps or nfes), label = name, unit = 'fits' }
   local problem = name == 'digits' and P.digits() or P.mixture(name)
-  local tb = P.heldout{ problem = problem, solvers = solvers, nfes = not steps and nfes or nil, steps = steps, k = opts.k,
-    n_fit = opts.n, n_eval = opts.n, progress = function() bar:advance(1) end }
+  local tb = P.heldout{ problem = problem, solvers = solvers, nfes = not steps and nfes or nil, steps = steps,
+    k = opts.k, n_fit = opts.n, n_eval = opts.n, progress = function() bar:advance(1) end }
   bar:finish()
   print(tb)
   tb:save_csv(opts.out .. '/paper_table_' .. name .. '.csv')

@@ -7,8 +7,9 @@
 -- DPM-Solver++(2M) at 5 and 10 steps and of Heun at 3 and 5 steps (NFE 5 and 9), K = 10, on
 -- noise from one seed; then compare base and D on fresh noise from another seed against a
 -- reference from the same noise (exact probability-flow solve for the mixture, DDIM on a 100×
--- finer grid for the digits: every one of its 1000 training labels), plus the Fréchet distance of digit features. Writes the table (CSV
--- and JSON), an error-vs-NFE chart (SVG) and sample grids base vs D (PNG) into --out.
+-- finer grid for the digits: every one of its 1000 training labels), plus the Fréchet
+-- distance of digit features. Writes the table (CSV and JSON), an error-vs-NFE chart (SVG)
+-- and sample grids base vs D (PNG) into --out.
 local cmdline = require 'dode.cmdline'
 local Table = require 'dode.table'
 local plot = require 'dode.plot'
@@ -56,7 +57,8 @@ for _, prob in ipairs(problems) do
     for _, steps in ipairs(c.steps) do
       local grid = dode.grid.discrete(prob.schedule, steps, { spacing = 'trailing' })
       local solver = P.solvers[c.name]()
-      local fit = dode.distill.fit{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = opts.k, seed = 1 }
+      local fit = dode.distill.fit{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = opts.k,
+        seed = 1 }
       fit:save(string.format('%s/fit_%s_%s_%d.json', opts.out, prob.name, c.name, steps))
       local ref = prob.reference(xeval, grid)
       local base = solver:sample(prob.denoiser, xeval, grid)
@@ -105,4 +107,5 @@ for _, prob in ipairs(problems) do
   plot.line{ title = 'Held-out RMSE vs the reference: ' .. prob.name, xlabel = 'NFE', ylabel = 'RMSE',
     xlog = true, ylog = true, series = series, path = opts.out .. '/rmse_vs_nfe_' .. prob.name .. '.svg' }
 end
-print('wrote ' .. opts.out .. '/results.csv, results.json, rmse_vs_nfe_*.svg, fit_*.json and ' .. #grids_png .. ' PNG grids')
+print('wrote ' .. opts.out .. '/results.csv, results.json, rmse_vs_nfe_*.svg, fit_*.json and ' .. #grids_png ..
+  ' PNG grids')

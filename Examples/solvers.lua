@@ -23,12 +23,14 @@ local x = dode.randn(dode.Generator(0), n, den:dim())
 local first = dode.grid.discrete(vp, 1, { spacing = 'trailing' })
 local t0 = dode.clock()
 local exact, st = dode.reference.solve(den, x, first[1], first[#first], { rtol = 1e-10 })
-print(string.format('reference: %d accepted steps, %d evaluations, %.2f s', st.steps, st.evaluations, dode.clock() - t0))
+print(string.format('reference: %d accepted steps, %d evaluations, %.2f s', st.steps, st.evaluations,
+  dode.clock() - t0))
 
 local solvers = {
   { 'ddim', dode.solver.ddim() }, { 'euler', dode.solver.euler() }, { 'heun', dode.solver.heun() },
   { 'dpm2', dode.solver.dpm2() }, { 'lms', dode.solver.lms() }, { 'pndm', dode.solver.pndm() },
-  { 'ipndm', dode.solver.ipndm() }, { 'deis-2', dode.solver.deis{ order = 2 } }, { 'deis-3', dode.solver.deis{ order = 3 } },
+  { 'ipndm', dode.solver.ipndm() }, { 'deis-2', dode.solver.deis{ order = 2 } },
+  { 'deis-3', dode.solver.deis{ order = 3 } },
   { 'dpm-2M', dode.solver.dpm{ order = 2 } }, { 'dpm-3S', dode.solver.dpm{ order = 3, method = 'singlestep' } },
   { 'dpmpp-2M', dode.solver.dpmpp{ order = 2 } }, { 'dpmpp-3M', dode.solver.dpmpp{ order = 3 } },
   { 'dpmpp-2S', dode.solver.dpmpp{ order = 2, method = 'singlestep' } },

@@ -55,9 +55,13 @@ def _running_in(root: Path) -> bool:
         return False
 
 
-def ensure(modules):
-    """Make sure `modules` import, bootstrapping the dode venv and re-executing if they don't."""
+def ensure(modules, venv_only=False):
+    """Make sure `modules` import, bootstrapping the dode venv and re-executing if they don't.
+    With `venv_only`, also re-execute inside the dode venv when running in another Python
+    (the notebook kernel is always installed from the project's venv)."""
     missing = _missing(modules)
+    if venv_only and not _running_in(venv_dir()):
+        missing = list(modules)
     if not missing:
         return
     root = venv_dir()

@@ -328,6 +328,32 @@ print(st:match('VmHWM:%%s*(%%d+)'))
   end
 end
 
+-- Scale-out: the fit + sample job of Scripts/bench_mpi.lua on 1 and 2 MPI ranks of this
+-- machine (strong scaling; each rank takes cores / ranks threads), and the collective a fit adds
+-- per evaluation against one evaluation of the digits MLP at batch 1024.
+if want('mpi') then
+  local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or 'Scripts'
+  local version = io.popen('mpirun --version 2>/dev/null'):read('a') or ''
+  local flags = version:find('Open MPI', 1, true) and ('--oversubscribe' .. (os.getenv('USER') == 'root' or io.popen('id -u'):read('l') == '0'
+    and ' --allow-run-as-root' or '')) or ''
+  local runs = {}
+  for _, n in ipairs({ 1, 2 }) do
+    local cmd = string.format('mpirun %s -n %d %q %q %s 2>&1', flags, n, arg[-1], here .. '/bench_mpi.lua', quick and '--quick' or '')
+    local text = io.popen(cmd):read('a')
+    local ok, r = pcall(dode.json.decode, text:match('(%b{})%s*$') or '')
+    if ok and type(r) == 'table' then runs[n] = r else print('mpirun -n ' .. n .. ' failed: ' .. text:sub(1, 400)) end
+  end
+  if runs[1] and runs[2] then
+    results.mpi = runs
+    row(string.format('MPI fit + sample job, digits MLP, batch %d, 2 ranks', runs[2].batch), runs[2].job_s, '1 rank (2 threads)', runs[1].job_s, '',
+      string.format('strong scaling %.2fx on 2 cores (fit %.0f -> %.0f ms, sample %.0f -> %.0f ms)', runs[1].job_s / runs[2].job_s,
+        runs[1].fit_s * 1e3, runs[2].fit_s * 1e3, runs[1].sample_s * 1e3, runs[2].sample_s * 1e3))
+    row('MPI collective per fitted evaluation, 2 ranks', runs[2].collective_s, 'digits MLP evaluation, batch 1024', runs[2].mlp_eval_1024_s,
+      '<= 0.05x', string.format('fit with vs without the collective: %+.3f ms per evaluation (noise of the whole fit)',
+        runs[2].fit_world_minus_alone_per_eval_s * 1e3))
+  end
+end
+
 -- PyTorch on the same work.
 if opts.torch and (want('mixture') or want('network')) then
   local fh = io.open(py)

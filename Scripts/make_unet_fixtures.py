@@ -177,7 +177,8 @@ def main():
             sd = legacy_names(sd)
         save_file(sd, str(folder / "unet" / "diffusion_pytorch_model.safetensors"))
         if name in SCHEDULERS:
-            DDPMScheduler(num_train_timesteps=1000, prediction_type=SCHEDULERS[name]).save_pretrained(folder / "scheduler")
+            DDPMScheduler(num_train_timesteps=1000,
+                          prediction_type=SCHEDULERS[name]).save_pretrained(folder / "scheduler")
         save_file(io, str(folder / "io.safetensors"))
         # The saved folder must reproduce the outputs through diffusers' own loader.
         back = UNet2DModel.from_pretrained(folder / "unet").eval()

@@ -116,7 +116,8 @@ def main():
         feats = model.features(flat).double().numpy()
     perm = np.random.default_rng(args.seed).permutation(feats.shape[0])
     floor = frechet(feats[perm[:5000]], feats[perm[5000:]])
-    noise_fd = frechet(feats, model.features(torch.randn(2000, 1024, generator=gen).clamp(-1, 1)).detach().double().numpy())
+    noise_fd = frechet(feats, model.features(torch.randn(2000, 1024, generator=gen).clamp(-1, 1))
+                       .detach().double().numpy())
     command = f"python Scripts/train_fashion_classifier.py --steps {args.steps} --seed {args.seed}"
     cfg = {
         "format": "dode.mlp", "version": 1, "dim": 1024, "kind": "classifier", "classes": 10, "features": "feat",
@@ -137,7 +138,8 @@ def main():
         save_file({"x": x, "features": model.features(x).contiguous(), "logits": model(x).contiguous()},
                   str(tmp / "fixture.safetensors"))
     (tmp / "config.json").write_text(config_text(cfg))
-    (tmp / "README.md").write_text(f"""# fashion_classifier: an MLP classifier of Fashion-MNIST, feature net for a Fréchet distance
+    (tmp / "README.md").write_text(f"""# fashion_classifier: an MLP classifier of Fashion-MNIST, feature net for a \
+Fréchet distance
 
 x (1024 = 32x32, padded Fashion-MNIST, x = pixel/127.5 - 1) -> Linear(1024, 256) -> ReLU ->
 Linear(256, 128) -> ReLU [`feat`, the 128-D features] -> Linear(128, 10). A `dode.mlp` model:
@@ -154,7 +156,8 @@ Linear(256, 128) -> ReLU [`feat`, the 128-D features] -> Linear(128, 10). A `dod
             f.unlink()
         out.rmdir()
     tmp.rename(out)
-    print(f"test accuracy {acc:.4f} (noise 0.3: {acc_noise:.4f}), floor {floor:.3f}, noise FD {noise_fd:.1f}, {seconds:.0f}s")
+    print(f"test accuracy {acc:.4f} (noise 0.3: {acc_noise:.4f}), floor {floor:.3f}, noise FD {noise_fd:.1f}, "
+          f"{seconds:.0f}s")
 
 
 if __name__ == "__main__":

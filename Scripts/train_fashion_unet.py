@@ -116,7 +116,8 @@ A diffusers pipeline folder: `unet/` (config.json, diffusion_pytorch_model.safet
 
 - Data: {CREDIT}. Images padded from 28x28 to 32x32 with background, x = pixel/127.5 - 1.
 - Parameters: {meta['parameters']:,}; trained {meta['steps']} steps of batch {meta['batch']}
-  ({meta['seconds']:.0f} s on {meta['threads']} CPU threads); training loss {meta["loss"]:.4f} (mean of the last 200 steps).
+  ({meta['seconds']:.0f} s on {meta['threads']} CPU threads); training loss {meta["loss"]:.4f} \
+(mean of the last 200 steps).
 - Reproduce (in order): {"; ".join("`" + r["command"] + "`" for r in meta["runs"])}
 - `fixture.safetensors`: inputs `x` [4,1,32,32], timesteps `t` [4] and the PyTorch outputs `eps`
   of the saved (EMA) weights, for dode's parity test.
@@ -168,7 +169,11 @@ def main():
     ft = torch.tensor([999.0, 500.0, 120.0, 3.0])
     nparams = sum(p.numel() for p in model.parameters())
     command = (f"python Scripts/train_fashion_unet.py --steps {args.steps} --batch {args.batch} --seed {args.seed} "
-               f"--lr {args.lr:g}" + (f" --resume {args.resume.relative_to(REPO) if args.resume.is_absolute() and REPO in args.resume.parents else args.resume}" if args.resume else ""))
+               f"--lr {args.lr:g}")
+    if args.resume:
+        resume = (args.resume.relative_to(REPO) if args.resume.is_absolute() and REPO in args.resume.parents
+                  else args.resume)
+        command += f" --resume {resume}"
     start = time.time()
     recent = []
 
@@ -180,7 +185,8 @@ def main():
         meta = {"parameters": nparams, "steps": sum(r["steps"] for r in runs), "batch": args.batch,
                 "seconds": sum(r["seconds"] for r in runs), "threads": args.threads,
                 "loss": sum(recent) / max(1, len(recent)), "runs": runs}
-        atomic_save(ema, scheduler, args.out, {"x": fx.contiguous(), "t": ft.contiguous(), "eps": eps.contiguous()}, meta)
+        atomic_save(ema, scheduler, args.out, {"x": fx.contiguous(), "t": ft.contiguous(), "eps": eps.contiguous()},
+                    meta)
 
     n = x_train.shape[0]
     for step in range(args.steps):

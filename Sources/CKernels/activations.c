@@ -2,6 +2,7 @@
 #include <math.h>
 #include <immintrin.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* SiLU x·σ(x) = x / (1 + e^{−x}) on Float32 arrays. The AVX2 path evaluates e^{−x} with a
    Cody–Waite reduction and a degree-6 polynomial (relative error below 2e-7, i.e. about one
@@ -41,14 +42,14 @@ static void silu_avx2(const float *x, float *y, long n) {
         _mm256_storeu_ps(y + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
     }
     if (i < n) {
-        /* The tail through the same vector code, so that a value's result does not depend on
-           its position in the array (rows of a batch land at different offsets). */
-        float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (long j = i; j < n; j++) t[j - i] = x[j];
-        __m256 v = _mm256_loadu_ps(t);
+        /* The tail goes through the same vector arithmetic (a padded copy), so an element's
+           value never depends on where a chunk boundary or the array's end falls. */
+        float in[8] = {0}, out[8];
+        memcpy(in, x + i, sizeof(float) * (size_t)(n - i));
+        __m256 v = _mm256_loadu_ps(in);
         __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(t, _mm256_div_ps(v, _mm256_add_ps(one, e)));
-        for (long j = i; j < n; j++) y[j] = t[j - i];
+        _mm256_storeu_ps(out, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+        memcpy(y + i, out, sizeof(float) * (size_t)(n - i));
     }
 }
 
@@ -65,7 +66,9 @@ void dode_act_f32(const float *x, float *y, long n, int act) {
     switch (act) {
     case DODE_ACT_SILU: dode_silu_f32(x, y, n); break;
     case DODE_ACT_MISH: for (long i = 0; i < n; i++) y[i] = mish1(x[i]); break;
-    case DODE_ACT_GELU: for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f)); break;
+    case DODE_ACT_GELU:
+        for (long i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        break;
     case DODE_ACT_RELU: for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
     default: if (x != y) for (long i = 0; i < n; i++) y[i] = x[i]; break;
     }

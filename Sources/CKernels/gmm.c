@@ -1,4 +1,5 @@
 #include "ckernels.h"
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <immintrin.h>
@@ -54,7 +55,8 @@ static int row_generic(int K, int d, const double *y, const double *mu, const do
         double q0 = 0, q1 = 0, q2 = 0, q3 = 0;
         int j = 0;
         for (; j + 4 <= d; j += 4) {
-            double d0 = y[j] - muk[j], d1 = y[j + 1] - muk[j + 1], d2 = y[j + 2] - muk[j + 2], d3 = y[j + 3] - muk[j + 3];
+            double d0 = y[j] - muk[j], d1 = y[j + 1] - muk[j + 1];
+            double d2 = y[j + 2] - muk[j + 2], d3 = y[j + 3] - muk[j + 3];
             q0 += d0 * d0 * ivk[j]; q1 += d1 * d1 * ivk[j + 1]; q2 += d2 * d2 * ivk[j + 2]; q3 += d3 * d3 * ivk[j + 3];
         }
         double q = (q0 + q1) + (q2 + q3);
@@ -121,7 +123,8 @@ static inline void store4(double *p, __m256d v, int stream) {
 /* Prefetches part i of n of the `bytes` bytes at address `at`. The address may lie past the
    batch: a prefetch is a hint that never faults (and integer addresses keep the C defined). */
 static inline void prefetch_share(uintptr_t at, long bytes, int i, int n) {
-    for (long o = i * bytes / n; o < (i + 1) * bytes / n; o += 64) _mm_prefetch((const char *)(at + (uintptr_t)o), _MM_HINT_T0);
+    for (long o = i * bytes / n; o < (i + 1) * bytes / n; o += 64)
+        _mm_prefetch((const char *)(at + (uintptr_t)o), _MM_HINT_T0);
 }
 
 /* Σ of each of four vectors, as one vector: lane r holds the sum of v_r's lanes. */
@@ -155,8 +158,8 @@ static inline __m256d logp4(int K, int d, int k, __m256d q, const double *const 
     }
     __m256d l = _mm256_fnmadd_pd(_mm256_set1_pd(0.5), q, _mm256_set1_pd(c[k]));
     if (allowed) {
-        const __m256d off = _mm256_castsi256_pd(_mm256_setr_epi64x(allowed[k] ? 0 : -1, allowed[K + k] ? 0 : -1,
-                                                                   allowed[2 * K + k] ? 0 : -1, allowed[3 * K + k] ? 0 : -1));
+        const __m256d off = _mm256_castsi256_pd(_mm256_setr_epi64x(
+            allowed[k] ? 0 : -1, allowed[K + k] ? 0 : -1, allowed[2 * K + k] ? 0 : -1, allowed[3 * K + k] ? 0 : -1));
         l = _mm256_blendv_pd(l, _mm256_set1_pd(-INFINITY), off);
     }
     return l;
@@ -222,7 +225,9 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
             a2 = dstep(_mm256_loadu_pd(y2 + j), ma, va, a2);
             a3 = dstep(_mm256_loadu_pd(y3 + j), ma, va, a3);
         }
-        const __m256d la = logp4(K, d, k, hsum4(_mm256_add_pd(a0, b0), _mm256_add_pd(a1, b1), _mm256_add_pd(a2, b2), _mm256_add_pd(a3, b3)),
+        const __m256d la = logp4(K, d, k,
+                                 hsum4(_mm256_add_pd(a0, b0), _mm256_add_pd(a1, b1), _mm256_add_pd(a2, b2),
+                                       _mm256_add_pd(a3, b3)),
                                  ys, mA, vA, c, allowed);
         _mm256_storeu_pd(w + 4 * k, la);
         mx = _mm256_max_pd(mx, la);
@@ -260,7 +265,10 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
     for (int j = d4; j < d; j++) {
         for (int r = 0; r < 4; r++) {
             double sa = 0, ss = 0;
-            for (k = 0; k < K; k++) { sa += w[4 * k + r] * a[(long)k * d + j]; ss += w[4 * k + r] * sh[(long)k * d + j]; }
+            for (k = 0; k < K; k++) {
+                sa += w[4 * k + r] * a[(long)k * d + j];
+                ss += w[4 * k + r] * sh[(long)k * d + j];
+            }
             out[r * d + j] = sa + ss * ys[r][j];
         }
     }
@@ -275,9 +283,10 @@ static int detect_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-static int avx2_flag = -1;   /* a race only computes the same value twice */
+static int avx2_flag = -1;   /* -1: not yet detected; read and written atomically */
 
 static int use_avx2(void) {
+    /* Computed once; threads that race to compute it store the same value (atomically). */
     int flag = __atomic_load_n(&avx2_flag, __ATOMIC_RELAXED);
     if (flag < 0) {
         flag = detect_avx2();
@@ -300,7 +309,8 @@ int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const 
     stream = stream && (d & 3) == 0 && ((uintptr_t)out & 15) == 0;
     if (use_avx2()) {
         for (; r + 4 <= R; r += 4) {
-            if (!block4_avx2(K, d, y + (long)r * d, mu, iv, a, sh, c, allowed ? allowed + (long)r * K : 0, lp, out + (long)r * d, stream)) {
+            if (!block4_avx2(K, d, y + (long)r * d, mu, iv, a, sh, c, allowed ? allowed + (long)r * K : 0, lp,
+                             out + (long)r * d, stream)) {
                 if (stream) _mm_sfence();
                 return 0;
             }
@@ -319,14 +329,17 @@ int dode_gmm_rows(int R, int K, int d, const double *y, const double *mu, const 
                 if (m4) for (int k = 0; k < K; k++) m4[i * K + k] = allowed[(long)src * K + k];
             }
             int ok = block4_avx2(K, d, y4, mu, iv, a, sh, c, m4, lp, y4 + 4 * d, 0);
-            if (ok) for (int i = 0; i < n; i++) for (int j = 0; j < d; j++) out[(long)(r + i) * d + j] = y4[4 * d + i * d + j];
+            if (ok)
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < d; j++) out[(long)(r + i) * d + j] = y4[4 * d + i * d + j];
             free(y4); free(m4);
             return ok;
         }
         return 1;
     }
     for (; r < R; r++) {
-        if (!row_generic(K, d, y + (long)r * d, mu, iv, a, sh, c, allowed ? allowed + (long)r * K : 0, lp, rr, kk, out + (long)r * d))
+        if (!row_generic(K, d, y + (long)r * d, mu, iv, a, sh, c, allowed ? allowed + (long)r * K : 0, lp, rr, kk,
+                         out + (long)r * d))
             return 0;
     }
     return 1;

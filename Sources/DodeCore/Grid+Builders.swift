@@ -1,6 +1,6 @@
 import Foundation
 
-/// Grid builders (design.md "Grids"): uniform / quadratic / logSNR / Karras spacings, diffusers'
+/// Grid builders (docs/method.md §2.5): uniform / quadratic / logSNR / Karras spacings, diffusers'
 /// DDIM spacings, and explicit lists of labels or noise levels.
 extension Grid {
     /// n levels uniform in t from the schedule's largest time to its smallest.
@@ -43,13 +43,15 @@ extension Grid {
             let r = n == 1 ? a : a + Double(i) / Double(n - 1) * (b - a)
             return try s.point(s: Foundation.pow(r, rho))
         }
-        return try make(s, levels: levels, final: final, variable: .karras(rho: rho), origin: "karras(\(n), rho \(rho))")
+        return try make(s, levels: levels, final: final, variable: .karras(rho: rho),
+                        origin: "karras(\(n), rho \(rho))")
     }
 
     /// The integer timesteps of diffusers' DDIMScheduler for `spacing` (leading: k·(N//n) +
     /// offset, largest first; trailing: round(arange(N, 0, −N/n)) − 1; linspace:
     /// round(linspace(0, N−1, n)) reversed), computed with numpy's own arithmetic.
-    public static func discreteTimesteps(steps N: Int, n: Int, spacing: String, stepsOffset: Int = 0) throws -> [Double] {
+    public static func discreteTimesteps(steps N: Int, n: Int, spacing: String,
+                                         stepsOffset: Int = 0) throws -> [Double] {
         guard n >= 1, n <= N else { throw CoreError("number of steps must be in 1..\(N) (got \(n))") }
         switch spacing {
         case "leading":
@@ -61,7 +63,9 @@ extension Grid {
             return (0..<len).map { (Double(N) + Double($0) * step).rounded(.toNearestOrEven) - 1 }
         case "linspace":
             let step = Double(N - 1) / Double(Swift.max(n - 1, 1))
-            return (0..<n).map { i in i == n - 1 && n > 1 ? Double(N - 1) : (Double(i) * step).rounded(.toNearestOrEven) }.reversed()
+            return (0..<n).map { i in
+                i == n - 1 && n > 1 ? Double(N - 1) : (Double(i) * step).rounded(.toNearestOrEven)
+            }.reversed()
         default:
             throw CoreError("unknown spacing '\(spacing)' (valid: 'leading', 'trailing', 'linspace')")
         }
@@ -73,7 +77,8 @@ extension Grid {
         guard s.isDiscrete else { throw CoreError("discrete grids need a discrete VP schedule (got \(s.name))") }
         let ts = try discreteTimesteps(steps: s.steps, n: n, spacing: spacing, stepsOffset: stepsOffset)
         for t in ts where t < 0 || t > s.tMax {
-            throw CoreError("spacing '\(spacing)' with steps_offset \(stepsOffset) gives label \(Int(t)), outside 0..\(Int(s.tMax))")
+            throw CoreError("spacing '\(spacing)' with steps_offset \(stepsOffset) gives label \(Int(t)), " +
+                            "outside 0..\(Int(s.tMax))")
         }
         return try make(s, levels: ts.map { try s.point(t: $0) }, final: final, variable: .t,
                         origin: "discrete(\(spacing), \(n))")

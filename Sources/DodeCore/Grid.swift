@@ -6,7 +6,7 @@ import Foundation
 /// `n` counts steps: every builder lists n levels and then appends the final point chosen by
 /// `final` — `.zero` (s = 0, the default), `.sigmaMin` (the schedule's smallest level) or
 /// `.none` — so a grid has n + 1 points (n with `.none`). `variable` is the quantity in which
-/// `refine` spaces new points (design.md "Grids").
+/// `refine` spaces new points (docs/method.md §2.6).
 public struct Grid: Sendable, CustomStringConvertible {
     public enum Final: String, Sendable { case zero, sigmaMin = "sigma_min", none }
 
@@ -32,11 +32,17 @@ public struct Grid: Sendable, CustomStringConvertible {
             if i > 0 {
                 let prev = points[i - 1]
                 guard p.s < prev.s else {
-                    if p.s == prev.s { throw CoreError("points \(i) and \(i + 1) have the same noise level s = \(p.s) (a zero-length step)") }
-                    throw CoreError("noise levels must decrease along a grid (point \(i): s = \(prev.s), point \(i + 1): s = \(p.s))")
+                    if p.s == prev.s {
+                        throw CoreError("points \(i) and \(i + 1) have the same noise level s = \(p.s) " +
+                                        "(a zero-length step)")
+                    }
+                    throw CoreError("noise levels must decrease along a grid " +
+                                    "(point \(i): s = \(prev.s), point \(i + 1): s = \(p.s))")
                 }
             }
-            if p.isClean && i != points.count - 1 { throw CoreError("only the last point of a grid may be the clean point") }
+            if p.isClean && i != points.count - 1 {
+                throw CoreError("only the last point of a grid may be the clean point")
+            }
         }
         self.schedule = schedule
         self.points = points
@@ -51,7 +57,8 @@ public struct Grid: Sendable, CustomStringConvertible {
     public var steps: Int { points.count - 1 }
 
     /// Appends the final point to `levels` (which must be decreasing and non-clean).
-    static func make(_ schedule: Schedule, levels: [Point], final: Final, variable: Variable, origin: String) throws -> Grid {
+    static func make(_ schedule: Schedule, levels: [Point], final: Final, variable: Variable,
+                     origin: String) throws -> Grid {
         guard !levels.isEmpty else { throw CoreError("a grid needs at least one level") }
         var pts = levels
         switch final {
@@ -59,7 +66,8 @@ public struct Grid: Sendable, CustomStringConvertible {
         case .sigmaMin:
             let m = schedule.minPoint()
             if let last = levels.last, last.s == m.s {
-                throw CoreError("the final point 'sigma_min' equals the last listed level (a zero-length final step); use final = 'none'")
+                throw CoreError("the final point 'sigma_min' equals the last listed level " +
+                                "(a zero-length final step); use final = 'none'")
             }
             pts.append(m)
         case .none:
@@ -93,7 +101,8 @@ public struct Grid: Sendable, CustomStringConvertible {
             }
         }
         out.append(points[points.count - 1])
-        return try Grid(schedule: schedule, points: out, variable: variable, final: final, origin: "\(origin).refine(\(k))")
+        return try Grid(schedule: schedule, points: out, variable: variable, final: final,
+                        origin: "\(origin).refine(\(k))")
     }
 
     /// The point a fraction u of the way from a to b in this grid's variable.
@@ -127,17 +136,20 @@ public struct Grid: Sendable, CustomStringConvertible {
         var all = points
         for p in extra where !all.contains(where: { $0.s == p.s }) { all.append(p) }
         all.sort { $0.s > $1.s }
-        return try Grid(schedule: schedule, points: all, variable: variable, final: final, origin: "\(origin)+\(extra.count) stage points")
+        return try Grid(schedule: schedule, points: all, variable: variable, final: final,
+                        origin: "\(origin)+\(extra.count) stage points")
     }
 
     /// The index of the point with noise level s, if present.
     public func index(ofS s: Double) -> Int? { points.firstIndex { $0.s == s } }
 
     public var description: String {
-        var lines = ["dode.Grid \(origin): \(points.count) points, \(steps) steps, schedule \(schedule.name), final '\(final.rawValue)'"]
+        var lines = ["dode.Grid \(origin): \(points.count) points, \(steps) steps, schedule \(schedule.name), " +
+                     "final '\(final.rawValue)'"]
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: Swift.max(0, w - s.count)) + s }
         lines.append("  " + pad("i", 4) + pad("t", 12) + pad("s", 14) + pad("alpha", 14) + pad("logsnr", 12))
-        let show = points.count <= 24 ? Array(points.indices) : Array(0..<10) + [-1] + Array((points.count - 10)..<points.count)
+        let show = points.count <= 24 ? Array(points.indices)
+                                      : Array(0..<10) + [-1] + Array((points.count - 10)..<points.count)
         for i in show {
             if i < 0 { lines.append("  ..."); continue }
             let p = points[i]

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A point of a noise schedule: an immutable record of the network time label and the noise
-/// quantities there (design.md "Points").
+/// quantities there (docs/design.md §3.3).
 ///
 /// `t` is the network's own time label (0-based training index 0…999 for a discrete VP
 /// schedule, t ∈ (0, 1] for continuous VP, t = σ for EDM); it is nil at the clean point, where

@@ -4,7 +4,7 @@ import Foundation
 /// another with the adaptive Dormand–Prince 5(4) pair (scipy's RK45 step control: error norm
 /// RMS(err / (atol + rtol·max(|y|, |y_new|))) over the whole state, safety 0.9, factors in
 /// [0.2, 10], scipy's initial step). The slope is taken as 0 at s = 0, where y − D ≈ −s²∇log p
-/// vanishes (method.md "The reference solve"). States cross the API in the schedule's space.
+/// vanishes (docs/method.md §6). States cross the API in the schedule's space.
 public enum ReferenceSolver {
     public struct Stats: Sendable { public var steps = 0, rejected = 0, evaluations = 0 }
 
@@ -33,7 +33,9 @@ public enum ReferenceSolver {
         let at = atol ?? rtol
         guard at > 0, at.isFinite else { throw CoreError("atol must be positive (got \(at))") }
         guard !from.isClean else { throw CoreError("cannot start a solve at the clean point") }
-        guard to.s < from.s else { throw CoreError("the solve must go to a lower noise level (from s = \(from.s) to s = \(to.s))") }
+        guard to.s < from.s else {
+            throw CoreError("the solve must go to a lower noise level (from s = \(from.s) to s = \(to.s))")
+        }
         guard x.rank >= 1 else { throw CoreError("x must have a batch dimension") }
         var stats = Stats()
         let y = x.to(.float64).clone()
@@ -52,7 +54,10 @@ public enum ReferenceSolver {
             stats.evaluations += 1
             try out.copy(from: yv)
             try out.axpby(-1 / s, dn, 1 / s)
-            if out.hasNonFinite() { throw CoreError("NaN or Inf in the denoiser output at s = \(s) (t = \(p.t.map { String($0) } ?? "nil"))") }
+            if out.hasNonFinite() {
+                throw CoreError("NaN or Inf in the denoiser output at s = \(s) " +
+                                "(t = \(p.t.map { String($0) } ?? "nil"))")
+            }
         }
         func rmsNorm(_ v: Tensor, _ scale: Tensor) throws -> Double {
             let q = try Tensor.binary(.div, v, scale)
@@ -70,11 +75,13 @@ public enum ReferenceSolver {
         let f1 = try Tensor.empty(y.shape)
         try slope(Swift.max(s - h0, end), y1, f1)
         let d2 = try rmsNorm(try Tensor.binary(.sub, f1, k[0]), scale) / h0
-        let h1 = (d1 <= 1e-15 && d2 <= 1e-15) ? Swift.max(1e-6, h0 * 1e-3) : Foundation.pow(0.01 / Swift.max(d1, d2), 0.2)
+        let h1 = (d1 <= 1e-15 && d2 <= 1e-15) ? Swift.max(1e-6, h0 * 1e-3)
+                                               : Foundation.pow(0.01 / Swift.max(d1, d2), 0.2)
         var h = Swift.min(100 * h0, h1, s - end)
         var rejectedLast = false
         let ynew = try Tensor.empty(y.shape), err = try Tensor.empty(y.shape), stage = try Tensor.empty(y.shape)
         while s > end {
+            try Interrupt.check()
             guard stats.steps + stats.rejected < maxSteps else {
                 throw CoreError("reference solve did not finish in \(maxSteps) steps (at s = \(s)); loosen rtol")
             }

@@ -26,7 +26,10 @@ extension Schedule {
             }
         case "cosine":
             let s = 0.008
-            func f(_ t: Double) -> Double { let c = Foundation.cos((t / Double(steps) + s) / (1 + s) * .pi / 2); return c * c }
+            func f(_ t: Double) -> Double {
+                let c = Foundation.cos((t / Double(steps) + s) / (1 + s) * .pi / 2)
+                return c * c
+            }
             b = (0..<steps).map { Swift.min(1 - f(Double($0 + 1)) / f(Double($0)), 0.999) }
         default:
             throw CoreError("unknown betas '\(betas)' (valid: 'linear', 'scaled_linear', 'cosine', or a tensor)")
@@ -40,11 +43,14 @@ extension Schedule {
         var ac: [Double] = []
         var prod = 1.0
         for (i, beta) in b.enumerated() {
-            guard beta.isFinite, beta > 0, beta < 1 else { throw CoreError("betas must lie in (0, 1) (entry \(i + 1) is \(beta))") }
+            guard beta.isFinite, beta > 0, beta < 1 else {
+                throw CoreError("betas must lie in (0, 1) (entry \(i + 1) is \(beta))")
+            }
             prod *= 1 - beta
             ac.append(prod)
         }
-        var cfg = config ?? ["kind": "vp", "betas": "explicit", "steps": String(b.count), "interpolation": interpolation.rawValue,
+        var cfg = config ?? ["kind": "vp", "betas": "explicit", "steps": String(b.count),
+                             "interpolation": interpolation.rawValue,
                              "betas_digest": digest(b)]
         cfg["interpolation"] = interpolation.rawValue
         return try Schedule(kind: .discreteVP(alphasCumprod: ac, betas: name), interpolation: interpolation,
@@ -60,12 +66,17 @@ extension Schedule {
     }
 
     /// Continuous VP: 'linear' (β_min 0.1, β_max 20) or 'cosine'.
-    public static func vpContinuous(schedule: String = "linear", betaMin: Double = 0.1, betaMax: Double = 20) throws -> Schedule {
+    public static func vpContinuous(schedule: String = "linear", betaMin: Double = 0.1,
+                                    betaMax: Double = 20) throws -> Schedule {
         switch schedule {
         case "linear":
-            guard betaMin > 0, betaMax > betaMin, betaMax.isFinite else { throw CoreError("need 0 < beta_min < beta_max") }
-            return try Schedule(kind: .continuousLinear(betaMin: betaMin, betaMax: betaMax), name: "vp_continuous(linear)",
-                                config: ["kind": "vp_continuous", "schedule": "linear", "beta_min": String(betaMin), "beta_max": String(betaMax)])
+            guard betaMin > 0, betaMax > betaMin, betaMax.isFinite else {
+                throw CoreError("need 0 < beta_min < beta_max")
+            }
+            return try Schedule(kind: .continuousLinear(betaMin: betaMin, betaMax: betaMax),
+                                name: "vp_continuous(linear)",
+                                config: ["kind": "vp_continuous", "schedule": "linear",
+                                         "beta_min": String(betaMin), "beta_max": String(betaMax)])
         case "cosine":
             return try Schedule(kind: .continuousCosine(s: 0.008), name: "vp_continuous(cosine)",
                                 config: ["kind": "vp_continuous", "schedule": "cosine"])
@@ -75,13 +86,15 @@ extension Schedule {
     }
 
     /// EDM (Karras et al.) or VE: α = 1, s = σ = t.
-    public static func edm(sigmaMin: Double = 0.002, sigmaMax: Double = 80, sigmaData: Double = 0.5, name: String = "edm") throws -> Schedule {
+    public static func edm(sigmaMin: Double = 0.002, sigmaMax: Double = 80, sigmaData: Double = 0.5,
+                           name: String = "edm") throws -> Schedule {
         guard sigmaMin > 0, sigmaMax > sigmaMin, sigmaMax.isFinite, sigmaData > 0, sigmaData.isFinite else {
             throw CoreError("need 0 < sigma_min < sigma_max and sigma_data > 0")
         }
         return try Schedule(kind: .edm(sigmaMin: sigmaMin, sigmaMax: sigmaMax, sigmaData: sigmaData, name: name),
                             name: "\(name)(\(sigmaMin), \(sigmaMax))",
-                            config: ["kind": name, "sigma_min": String(sigmaMin), "sigma_max": String(sigmaMax), "sigma_data": String(sigmaData)])
+                            config: ["kind": name, "sigma_min": String(sigmaMin), "sigma_max": String(sigmaMax),
+                                     "sigma_data": String(sigmaData)])
     }
 
     /// A short order-sensitive fingerprint of a table (for configs of explicit schedules).
@@ -90,7 +103,4 @@ extension Schedule {
         for x in v { h = (h ^ x.bitPattern) &* 0x0000_0100_0000_01B3 }
         return String(h, radix: 16)
     }
-
-    /// True when two schedules describe the same noise levels (same config).
-    public func sameAs(_ other: Schedule) -> Bool { self === other || config == other.config }
 }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// A noise schedule: α(t), σ(t), the noise level s = σ/α, the half log-SNR ℓ = −log s, their
 /// inverses, and the map between the solver's points and the network's time labels. All
-/// arithmetic is in Double (method.md §1).
+/// arithmetic is in Double (docs/method.md §2).
 ///
 /// Kinds:
 /// - discrete VP (DDPM): labels 0…N−1 with ᾱ_i = Π_{j≤i}(1 − β_j). Between integer labels the
@@ -49,7 +49,8 @@ public final class Schedule: @unchecked Sendable {
                     throw CoreError("alphas_cumprod must lie in (0, 1) (entry \(i + 1) is \(a))")
                 }
                 if i > 0 && !(a < ac[i - 1]) {
-                    throw CoreError("alphas_cumprod must decrease strictly (entries \(i) and \(i + 1): \(ac[i - 1]), \(a))")
+                    throw CoreError("alphas_cumprod must decrease strictly " +
+                                    "(entries \(i) and \(i + 1): \(ac[i - 1]), \(a))")
                 }
             }
             logAlpha = ac.map { 0.5 * Foundation.log($0) }
@@ -110,7 +111,8 @@ public final class Schedule: @unchecked Sendable {
             }
             if t == t.rounded() && t >= 0 {
                 let a = ac[Int(t)]
-                return Point(t: t, alpha: a.squareRoot(), sigma: (1 - a).squareRoot(), s: sTable[Int(t)], scheduleID: id)
+                return Point(t: t, alpha: a.squareRoot(), sigma: (1 - a).squareRoot(), s: sTable[Int(t)],
+                             scheduleID: id)
             }
             if t < 0 {
                 if t == -1 { return cleanPoint }
@@ -134,7 +136,8 @@ public final class Schedule: @unchecked Sendable {
         case .continuousCosine(let s0):
             guard t >= 0, t <= tMax else { throw CoreError("time \(t) is outside (0, \(tMax)]") }
             if t == 0 { return cleanPoint }
-            let la = Foundation.log(Foundation.cos((t + s0) / (1 + s0) * .pi / 2)) - Foundation.log(Foundation.cos(s0 / (1 + s0) * .pi / 2))
+            let la = Foundation.log(Foundation.cos((t + s0) / (1 + s0) * .pi / 2))
+                - Foundation.log(Foundation.cos(s0 / (1 + s0) * .pi / 2))
             return vpPointFromLogAlpha(t: t, la)
         case .edm:
             guard t >= 0 else { throw CoreError("noise level \(t) must be non-negative") }
@@ -184,7 +187,7 @@ public final class Schedule: @unchecked Sendable {
     }
 
     /// Point for a discrete label with s interpolated linearly between integer labels
-    /// (diffusers' convention; used for refined points in the final interval, design.md).
+    /// (diffusers' convention; used for refined points in the final interval, docs/method.md §2.6).
     func pointLinearS(t: Double) throws -> Point {
         guard isDiscrete, t >= -1, t <= tMax else { return try point(t: t) }
         if t == -1 { return cleanPoint }

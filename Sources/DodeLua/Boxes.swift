@@ -26,7 +26,9 @@ extension LuaArgs {
         return b.g
     }
     public func denoiser(_ i: Int32) throws -> Denoiser {
-        guard let d = LuaVM.object(L, i, "dode.Denoiser", as: AnyObject.self) as? Denoiser else { throw fail(i, "a dode.Denoiser") }
+        guard let d = LuaVM.object(L, i, "dode.Denoiser", as: AnyObject.self) as? Denoiser else {
+            throw fail(i, "a dode.Denoiser")
+        }
         return d
     }
     public func push(_ p: Point) -> Int32 { vm.push(p); return 1 }
@@ -37,14 +39,18 @@ extension LuaOptions {
     public func schedule(_ key: String) throws -> Schedule? {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
-            guard let s = LuaVM.object(L, i, "dode.Schedule", as: Schedule.self) else { throw fail(key, "a dode.Schedule") }
+            guard let s = LuaVM.object(L, i, "dode.Schedule", as: Schedule.self) else {
+                throw fail(key, "a dode.Schedule")
+            }
             return s
         }
     }
     public func denoiser(_ key: String) throws -> Denoiser? {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
-            guard let d = LuaVM.object(L, i, "dode.Denoiser", as: AnyObject.self) as? Denoiser else { throw fail(key, "a dode.Denoiser") }
+            guard let d = LuaVM.object(L, i, "dode.Denoiser", as: AnyObject.self) as? Denoiser else {
+                throw fail(key, "a dode.Denoiser")
+            }
             return d
         }
     }
@@ -66,7 +72,9 @@ extension LuaOptions {
     public func solver(_ key: String) throws -> Solver? {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
-            guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw fail(key, "a dode.Solver") }
+            guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else {
+                throw fail(key, "a dode.Solver")
+            }
             return s
         }
     }
@@ -76,7 +84,9 @@ extension LuaOptions {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
             if lua_type(L, i) == LUA_TNUMBER { return Tensor.scalar(dode_tonumber(L, i)) }
-            guard let t = LuaArgs.tensorAt(L, i) else { throw fail(key, "a class label (a number) or a tensor of labels") }
+            guard let t = LuaArgs.tensorAt(L, i) else {
+                throw fail(key, "a class label (a number) or a tensor of labels")
+            }
             return t
         }
     }

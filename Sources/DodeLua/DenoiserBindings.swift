@@ -2,20 +2,33 @@ import CLua
 import DodeCore
 import Foundation
 
-/// `dode.denoiser.*`, denoiser methods, `dode.reference.solve`, `dode.models` and `dode.data`.
+/// `dode.denoiser.*` and denoiser methods.
 extension LuaVM {
     func installDenoiserBindings() {
-        doc("dode.denoiser", "dode.denoiser", "Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua function), cfg (classifier-free guidance).")
-        def("dode.denoiser.gmm", "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}",
-            "The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds K×d; labels: one class per component makes it conditional).") { a in
+        doc("dode.denoiser", "dode.denoiser", """
+            Denoisers: callable as den(x, point [, cond]) -> x0 prediction for a state x in the schedule's \
+            own space (x for VP, y for EDM/VE). Builders: gmm (exact mixture), empirical (exact for a finite \
+            data set), mlp (a trained network), unet (a diffusers UNet2DModel checkpoint), fn (a Lua \
+            function), cfg (classifier-free guidance).
+            """)
+        def("dode.denoiser.gmm",
+            "dode.denoiser.gmm{file = 'mixture.json' | weights =, means =, stds =, labels =, schedule =}", """
+            The exact posterior-mean denoiser of a Gaussian mixture with per-axis standard deviations \
+            (Float64, fused kernel). From a mixture file or from tables/tensors (weights K, means K×d, stds \
+            K×d; labels: one class per component makes it conditional).
+            """) { a in
             let o = try a.options(1, allowed: ["file", "weights", "means", "stds", "labels", "schedule", "name"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
             if let f = try o.string("file") {
-                for k in ["weights", "means", "stds", "labels"] where o.has(k) { throw a.error("give either 'file' or '\(k)', not both") }
+                for k in ["weights", "means", "stds", "labels"] where o.has(k) {
+                    throw a.error("give either 'file' or '\(k)', not both")
+                }
                 a.vm.push(denoiser: try MixtureDenoiser.load(path: f, schedule: sch))
                 return 1
             }
-            guard let w = try o.numbers("weights") else { throw o.fail("weights", "a table of numbers or a tensor (or give 'file')") }
+            guard let w = try o.numbers("weights") else {
+                throw o.fail("weights", "a table of numbers or a tensor (or give 'file')")
+            }
             let means = try a.vm.matrix(o, "means"), stds = try a.vm.matrix(o, "stds")
             let labels = try o.numbers("labels").map { try $0.map { v -> Int in
                 guard v == v.rounded(), abs(v) < 1e9 else { throw o.fail("labels", "integers") }
@@ -25,16 +38,23 @@ extension LuaVM {
                                                     name: try o.string("name") ?? "mixture"))
             return 1
         }
-        def("dode.denoiser.empirical", "dode.denoiser.empirical{data = X, schedule =}",
-            "The exact optimal denoiser of a finite data set X (N×d): a softmax over the data points, batched as matrix products.") { a in
+        def("dode.denoiser.empirical", "dode.denoiser.empirical{data = X, schedule =}", """
+            The exact optimal denoiser of a finite data set X (N×d): a softmax over the data points, batched \
+            as matrix products.
+            """) { a in
             let o = try a.options(1, allowed: ["data", "schedule"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
             guard let x = try o.tensor("data") else { throw o.fail("data", "an N×d tensor") }
             a.vm.push(denoiser: try EmpiricalDenoiser(data: x, schedule: sch))
             return 1
         }
-        def("dode.denoiser.mlp", "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', schedule =, predicts =}",
-            "A time-conditioned MLP in dode's format (config.json + weights.safetensors; see Models/digits_mlp). The schedule defaults to the one the config records; predicts (eps, x0, v, edm) defaults to the config's.") { a in
+        def("dode.denoiser.mlp",
+            "dode.denoiser.mlp{path = folder | config = 'config.json', weights = 'w.safetensors', " +
+            "schedule =, predicts =}", """
+            A time-conditioned MLP in dode's format (config.json + weights.safetensors; see \
+            Models/digits_mlp). The schedule defaults to the one the config records; predicts (eps, x0, v, \
+            edm) defaults to the config's.
+            """) { a in
             let o = try a.options(1, allowed: ["path", "config", "weights", "schedule", "predicts"])
             var cfg = try o.string("config"), w = try o.string("weights")
             if let p = try o.string("path") {
@@ -43,16 +63,34 @@ extension LuaVM {
             }
             guard let cfg, let w else { throw a.error("give 'path' (a model folder) or both 'config' and 'weights'") }
             let net = try MLPNetwork(configPath: cfg, weightsPath: w)
-            let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: cfg))
+            let sch = try o.schedule("schedule") ?? (try Schedule.fromModelConfig(net.config, source: cfg))
             let pred = try o.choice("predicts", Prediction.allCases.map(\.rawValue)).flatMap(Prediction.init(rawValue:))
-            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred, name: (cfg as NSString).deletingLastPathComponent))
+            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, prediction: pred,
+                                                    name: (cfg as NSString).deletingLastPathComponent))
             return 1
         }
-        def("dode.denoiser.unet", "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, threshold = ratio, threshold_max = 1}",
-            "A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside config.json. The prediction type comes from the scheduler config when present (an option that disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or B×(C·H·W).") { a in
+        def("dode.denoiser.unet",
+            "dode.denoiser.unet{path = 'folder', schedule = vp, predicts = 'eps' | 'x0' | 'v', clip = c, " +
+            "threshold = ratio, threshold_max = 1}", """
+            A diffusers UNet2DModel checkpoint run natively (Float32, both cores): `path` is a pipeline \
+            folder (with unet/ and maybe scheduler/), the unet folder itself (config.json + \
+            diffusion_pytorch_model.safetensors), or a single-model folder with scheduler_config.json beside \
+            config.json. The prediction type comes from the scheduler config when present (an option that \
+            disagrees is an error), else from `predicts` (default eps). The schedule must be the discrete VP \
+            schedule the model was trained with. The x0 prediction is unclipped unless `clip` (clamp to ±c) \
+            or `threshold` (dynamic thresholding: per sample the `ratio` quantile s of |x0|, clamped to [1, \
+            threshold_max]; x0 = clamp(x0, −s, s)/s) is given. Class labels (num_class_embeds / \
+            class_embed_type = 'timestep') or embeddings ('identity') arrive as cond. x may be B×C×H×W or \
+            B×(C·H·W).
+            """) { a in
             let o = try a.options(1, allowed: ["path", "schedule", "predicts", "clip", "threshold", "threshold_max"])
-            guard let path = try o.string("path") else { throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)") }
-            guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, e.g. dode.schedule.vp())") }
+            guard let path = try o.string("path") else {
+                throw o.fail("path", "a folder (a diffusers pipeline or its unet folder)")
+            }
+            guard let sch = try o.schedule("schedule") else {
+                throw o.fail("schedule", "a dode.Schedule (the discrete VP schedule the model was trained with, " +
+                                         "e.g. dode.schedule.vp())")
+            }
             let pred = try o.choice("predicts", ["eps", "x0", "v"]).flatMap(Prediction.init(rawValue:))
             let den = try UNetDenoiser.load(path: path, schedule: sch, predicts: pred)
             den.clip = try o.positive("clip")
@@ -67,12 +105,17 @@ extension LuaVM {
             a.vm.push(denoiser: den)
             return 1
         }
-        def("dode.denoiser.fn", "dode.denoiser.fn(function(x, point [, cond]) ... end, {schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})",
-            "A denoiser written in Lua. The function receives the network input and the point and returns its raw output, which `predicts` converts to an x0 prediction (default: it returns x0 itself).") { a in
+        def("dode.denoiser.fn",
+            "dode.denoiser.fn(function(x, point [, cond]) ... end, " +
+            "{schedule =, predicts = 'x0' | 'eps' | 'v' | 'edm', dim =, conditional = false})", """
+            A denoiser written in Lua. The function receives the network input and the point and returns its \
+            raw output, which `predicts` converts to an x0 prediction (default: it returns x0 itself).
+            """) { a in
             try a.function(1)
             let o = try a.options(2, allowed: ["schedule", "predicts", "dim", "conditional"])
             guard let sch = try o.schedule("schedule") else { throw o.fail("schedule", "a dode.Schedule") }
-            let pred = Prediction(rawValue: try o.choice("predicts", Prediction.allCases.map(\.rawValue)) ?? "x0") ?? .x0
+            let pred = Prediction(rawValue: try o.choice("predicts", Prediction.allCases.map(\.rawValue)) ?? "x0")
+                ?? .x0
             let dim = try o.int("dim", in: 1...Int(Int32.max), "a positive integer")
             lua_pushvalue(a.L, 1)
             let ref = dode_ref(a.L)
@@ -80,8 +123,10 @@ extension LuaVM {
                                                     conditional: try o.bool("conditional") ?? false))
             return 1
         }
-        def("dode.denoiser.cfg", "dode.denoiser.cfg(den, w, {cond = labels, uncond = label_or_nil})",
-            "Classifier-free guidance as a denoiser: D_u + w·(D_c − D_u), D_c with the class labels `cond` (a number or one per sample), D_u with `uncond` (or no label). w = 1 is purely conditional.") { a in
+        def("dode.denoiser.cfg", "dode.denoiser.cfg(den, w, {cond = labels, uncond = label_or_nil})", """
+            Classifier-free guidance as a denoiser: D_u + w·(D_c − D_u), D_c with the class labels `cond` (a \
+            number or one per sample), D_u with `uncond` (or no label). w = 1 is purely conditional.
+            """) { a in
             let den = try a.denoiser(1), w = try a.finite(2)
             let o = try a.options(3, allowed: ["cond", "uncond"])
             guard let cond = try o.labels("cond") else { throw o.fail("cond", "a class label or a tensor of labels") }
@@ -90,11 +135,15 @@ extension LuaVM {
         }
 
         // Methods
-        def("Denoiser:__call", "den(x, point [, cond])", "The x0 prediction at point for state x (a new tensor).") { a in
+        def("Denoiser:__call", "den(x, point [, cond])",
+            "The x0 prediction at point for state x (a new tensor).") { a in
             let d = try a.denoiser(1), x = try a.tensor(2), p = try a.point(3)
             return a.push(try d.denoise(x, at: p, cond: try a.optTensorOrNumber(4)))
         }
-        def("Denoiser:into", "den:into(out, x, point [, cond])", "Destination-first form: writes the x0 prediction into `out` (x's shape and dtype) without allocating. Returns out.") { a in
+        def("Denoiser:into", "den:into(out, x, point [, cond])", """
+            Destination-first form: writes the x0 prediction into `out` (x's shape and dtype) without \
+            allocating. Returns out.
+            """) { a in
             let d = try a.denoiser(1), out = try a.tensor(2), x = try a.tensor(3), p = try a.point(4)
             try d.denoise(x, at: p, cond: try a.optTensorOrNumber(5), into: out)
             lua_settop(a.L, 2); return 1
@@ -106,19 +155,26 @@ extension LuaVM {
             (try a.denoiser(1)).featureSize.map { a.push($0) } ?? a.pushNil()
         }
         def("Denoiser:__tostring", "tostring(den)", "") { a in a.push("dode.Denoiser " + (try a.denoiser(1)).summary) }
-        def("Denoiser:logpdf", "den:logpdf(y [, {s = 0}])", "Mixtures: log-density of each row of y (data space) under the mixture convolved with N(0, s²I).") { a in
+        def("Denoiser:logpdf", "den:logpdf(y [, {s = 0}])", """
+            Mixtures: log-density of each row of y (data space) under the mixture convolved with N(0, s²I).
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let o = try a.options(3, allowed: ["s"])
             let y = try a.tensor(2)
             return a.push(try Tensor(try m.logDensity(y, s: try o.number("s") ?? 0), shape: [y.shape.first ?? 0]))
         }
-        def("Denoiser:component", "den:component(y [, {s = 0}])", "Mixtures: the most likely component of each row of y (1-based), as a tensor.") { a in
+        def("Denoiser:component", "den:component(y [, {s = 0}])", """
+            Mixtures: the most likely component of each row of y (1-based), as a tensor.
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let o = try a.options(3, allowed: ["s"])
             let y = try a.tensor(2)
-            return a.push(try Tensor(try m.component(y, s: try o.number("s") ?? 0).map { Double($0 + 1) }, shape: [y.shape.first ?? 0]))
+            return a.push(try Tensor(try m.component(y, s: try o.number("s") ?? 0).map { Double($0 + 1) },
+                                     shape: [y.shape.first ?? 0]))
         }
-        def("Denoiser:sample", "den:sample(g, n [, {label =}])", "Mixtures: n exact samples of x0 (and their 1-based components), drawn from generator g.") { a in
+        def("Denoiser:sample", "den:sample(g, n [, {label =}])", """
+            Mixtures: n exact samples of x0 (and their 1-based components), drawn from generator g.
+            """) { a in
             let m = try a.vm.mixture(a, 1)
             let g = try a.generator(2), n = try a.nonNegativeInt(3)
             let o = try a.options(4, allowed: ["label"])
@@ -136,105 +192,6 @@ extension LuaVM {
             lua_pushinteger(a.L, lua_Integer(m.K)); lua_setfield(a.L, -2, "components")
             lua_pushstring(a.L, m.name); lua_setfield(a.L, -2, "name")
             if let l = m.labels { _ = a.push(ints: l); lua_setfield(a.L, -2, "labels") }
-            return 1
-        }
-
-        // Reference solve
-        doc("dode.reference", "dode.reference", "The exact probability-flow reference: dode.reference.solve.")
-        def("dode.reference.solve", "dode.reference.solve(den, x, from, to [, {rtol = 1e-9, atol = rtol, cond =, max_steps =, progress = false}])",
-            "Integrates dy/ds = (y − D(y, s))/s from point `from` to point `to` with adaptive Dormand–Prince 5(4) (scipy's error control over the whole state; slope 0 at s = 0). x and the result are in the schedule's space. Returns the state and {steps=, rejected=, evaluations=}.") { a in
-            let d = try a.denoiser(1), x = try a.tensor(2), from = try a.point(3), to = try a.point(4)
-            let o = try a.options(5, allowed: ["rtol", "atol", "cond", "max_steps", "progress"])
-            // progress = true prints the noise level reached to stderr, at most once a second.
-            var last = Date()
-            let start = from.s
-            let report: ((Double) -> Void)? = (try o.bool("progress") ?? false) ? { s in
-                if Date().timeIntervalSince(last) >= 1 {
-                    last = Date()
-                    FileHandle.standardError.write(Data(String(format: "reference solve: s = %.4g of %.4g\n", s, start).utf8))
-                }
-            } : nil
-            let (y, st) = try ReferenceSolver.solve(d, x, from: from, to: to, rtol: try o.positive("rtol") ?? 1e-9,
-                                                    atol: try o.positive("atol"), cond: try o.labels("cond"),
-                                                    maxSteps: try o.int("max_steps", in: 1...100_000_000, "a positive integer") ?? 1_000_000,
-                                                    progress: report)
-            _ = a.push(y)
-            lua_createtable(a.L, 0, 3)
-            lua_pushinteger(a.L, lua_Integer(st.steps)); lua_setfield(a.L, -2, "steps")
-            lua_pushinteger(a.L, lua_Integer(st.rejected)); lua_setfield(a.L, -2, "rejected")
-            lua_pushinteger(a.L, lua_Integer(st.evaluations)); lua_setfield(a.L, -2, "evaluations")
-            return 2
-        }
-
-        // Built-in models and data
-        doc("dode.models", "dode.models", "Built-in models: dode.models.digits() (an ε-prediction MLP trained on the UCI digits) and dode.models.path(name).")
-        def("dode.models.path", "dode.models.path([name])", "The folder of the built-in models (or of one model). DODE_HOME overrides the location.") { a in
-            let name = try a.optString(1)
-            return a.push(Assets.path("Models" + (name.map { "/" + $0 } ?? "")))
-        }
-        def("dode.models.digits", "dode.models.digits([{schedule =}])",
-            "The built-in digits denoiser: an ε-prediction MLP trained on the 1797 UCI 8x8 digits (x = pixel/8 − 1, 64-D), DDPM linear schedule. Data: E. Alpaydin and C. Kaynak, Optical Recognition of Handwritten Digits, UCI Machine Learning Repository (CC BY 4.0).") { a in
-            let o = try a.options(1, allowed: ["schedule"])
-            let dir = Assets.path("Models/digits_mlp")
-            let net = try MLPNetwork(configPath: dir + "/config.json", weightsPath: dir + "/weights.safetensors")
-            let sch = try o.schedule("schedule") ?? (try LuaVM.scheduleFromConfig(net.config, source: dir + "/config.json"))
-            a.vm.push(denoiser: try NetworkDenoiser(network: net, schedule: sch, name: "digits"))
-            return 1
-        }
-        def("dode.models.fashion", "dode.models.fashion([{schedule =}])",
-            "The built-in Fashion-MNIST U-Net (Models/fashion_unet, a diffusers UNet2DModel trained by Scripts/train_fashion_unet.py): ε prediction, DDPM linear schedule (the default), 1×32×32 images in [−1, 1]. Data: Fashion-MNIST (Zalando Research, MIT licence).") { a in
-            let o = try a.options(1, allowed: ["schedule"])
-            let sch = try o.schedule("schedule") ?? (try Schedule.vp())
-            a.vm.push(denoiser: try UNetDenoiser.load(path: Assets.path("Models/fashion_unet"), schedule: sch, predicts: nil))
-            return 1
-        }
-        doc("dode.data", "dode.data", "Built-in data: dode.data.path(name), dode.data.digits(), dode.data.fashion{...}, dode.data.mixture(name).")
-        def("dode.data.fashion", "dode.data.fashion{split = 'test' | 'train', n = all, folder = '/usr/share/datasets/fashion-mnist'}",
-            "Fashion-MNIST images as the built-in U-Net sees them (28×28 padded with background to 32×32, x = pixel/127.5 − 1; an n×1×32×32 tensor, the first n of the split) and their labels 0..9. Reads the IDX files of Debian's dataset-fashion-mnist (Scripts/dode installs it). Credit: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.") { a in
-            let o = try a.options(1, allowed: ["split", "n", "folder"])
-            let split = try o.choice("split", ["test", "train"]) ?? "test"
-            let folder = try o.string("folder") ?? "/usr/share/datasets/fashion-mnist"
-            let prefix = split == "train" ? "train" : "t10k"
-            let ip = folder + "/\(prefix)-images-idx3-ubyte.gz", lp = folder + "/\(prefix)-labels-idx1-ubyte.gz"
-            guard FileManager.default.fileExists(atPath: ip) else {
-                throw a.error("no Fashion-MNIST at \(folder) (install Debian's dataset-fashion-mnist: apt-get install dataset-fashion-mnist, or give folder =)")
-            }
-            let img = try IDX.readRaw(path: ip), lab = try IDX.readRaw(path: lp)
-            guard img.shape.count == 3, img.shape[1] == 28, img.shape[2] == 28, lab.shape.count == 1, lab.shape[0] == img.shape[0] else {
-                throw a.error("\(ip) holds \(formatShape(img.shape)) images and \(formatShape(lab.shape)) labels; expected N×28×28 and N")
-            }
-            let total = img.shape[0]
-            guard total >= 1 else { throw a.error("\(ip) holds no images") }
-            let n = try o.int("n", in: 1...total, "an integer in 1..\(total)") ?? total
-            let x = try Tensor(zeros: [n, 1, 32, 32], dtype: .float64)
-            let labels = try Tensor.empty([n], dtype: .float64)
-            x.apply(.sub, scalar: 1)
-            let dst = x.pointer(Double.self), lp2 = labels.pointer(Double.self)
-            for i in 0..<n {
-                for r in 0..<28 { for c in 0..<28 { dst[i * 1024 + (r + 2) * 32 + c + 2] = img.value(i * 784 + r * 28 + c) / 127.5 - 1 } }
-                lp2[i] = lab.value(i)
-            }
-            _ = a.push(x)
-            return 1 + a.push(labels)
-        }
-        def("dode.data.path", "dode.data.path([name])", "The folder of the built-in data (or of one file). DODE_HOME overrides the location.") { a in
-            let name = try a.optString(1)
-            return a.push(Assets.path("Data" + (name.map { "/" + $0 } ?? "")))
-        }
-        def("dode.data.digits", "dode.data.digits()",
-            "The 1797 UCI 8x8 digits scaled to x = pixel/8 − 1 (a 1797×64 tensor) and their labels (a tensor). Credit: E. Alpaydin and C. Kaynak, UCI Machine Learning Repository (CC BY 4.0).") { a in
-            let f = try Safetensors.read(path: Assets.path("Data/digits_8x8_uint8.safetensors"))
-            guard let img = f.tensors["images"], let lab = f.tensors["labels"] else { throw a.error("the digits file lacks 'images' or 'labels'") }
-            let x = img.to(.float64).clone()
-            x.apply(.div, scalar: 8); x.apply(.sub, scalar: 1)
-            _ = a.push(x)
-            return 1 + a.push(lab.to(.float64))
-        }
-        def("dode.data.mixture", "dode.data.mixture(name, schedule)",
-            "The exact denoiser of a built-in mixture problem (Data/mixtures/<name>.json: ring6_2d, blobs32d, ...).") { a in
-            let name = try a.string(1), s = try a.schedule(2)
-            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else { throw a.fail(1, "a mixture name") }
-            a.vm.push(denoiser: try MixtureDenoiser.load(path: Assets.path("Data/mixtures/\(name).json"), schedule: s))
             return 1
         }
     }
@@ -266,24 +223,6 @@ extension LuaVM {
     func mixture(_ a: LuaArgs, _ i: Int32) throws -> MixtureDenoiser {
         guard let m = try a.denoiser(i) as? MixtureDenoiser else { throw a.fail(i, "a mixture (gmm) denoiser") }
         return m
-    }
-
-    /// The schedule a model config records ({"schedule": {"kind": "vp", ...}}).
-    static func scheduleFromConfig(_ cfg: [String: Any], source: String) throws -> Schedule {
-        guard let s = cfg["schedule"] as? [String: Any] else {
-            throw CoreError("'\(source)' records no schedule; pass schedule = ...")
-        }
-        switch s["kind"] as? String {
-        case "vp":
-            return try Schedule.vp(betas: s["betas"] as? String ?? "linear", betaStart: JSONText.double(s["beta_start"]),
-                                   betaEnd: JSONText.double(s["beta_end"]), steps: (s["steps"] as? NSNumber)?.intValue ?? 1000)
-        case "edm", "ve":
-            return try Schedule.edm(sigmaMin: JSONText.double(s["sigma_min"]) ?? 0.002,
-                                    sigmaMax: JSONText.double(s["sigma_max"]) ?? 80,
-                                    sigmaData: JSONText.double(s["sigma_data"]) ?? 0.5, name: s["kind"] as? String ?? "edm")
-        default:
-            throw CoreError("'\(source)': unsupported schedule kind \(s["kind"] ?? "nil")")
-        }
     }
 }
 

@@ -118,7 +118,6 @@ public struct LuaArgs {
         try int(i, in: 0...Int.max, "a non-negative integer")
     }
 
-    public func optInt(_ i: Int32) throws -> Int? { isNil(i) ? nil : try int(i) }
 
     /// A 1-based index into 1...n, returned 0-based.
     public func index(_ i: Int32, size n: Int, what: String = "an index") throws -> Int {
@@ -164,7 +163,6 @@ public struct LuaArgs {
         return t
     }
 
-    public func optTensor(_ i: Int32) throws -> Tensor? { isNil(i) ? nil : try tensor(i) }
 
     /// A tensor, or a number promoted to a 0-D Float64 tensor.
     public func tensorOrNumber(_ i: Int32) throws -> Tensor {
@@ -194,7 +192,9 @@ public struct LuaArgs {
                 defer { dode_pop(L, 1) }
                 guard lua_type(L, -1) == LUA_TNUMBER else { throw fail(i, "a shape table of non-negative integers") }
                 let v = dode_tonumber(L, -1)
-                guard v >= 0, v == v.rounded(), v < 9e15 else { throw fail(i, "a shape table of non-negative integers") }
+                guard v >= 0, v == v.rounded(), v < 9e15 else {
+                    throw fail(i, "a shape table of non-negative integers")
+                }
                 shape.append(Int(v))
             }
             if shape.isEmpty && !allowEmpty { throw fail(i, "a non-empty shape") }
@@ -277,7 +277,8 @@ public struct LuaOptions {
         return v
     }
 
-    public func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max, _ expected: String = "an integer") throws -> Int? {
+    public func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max,
+                    _ expected: String = "an integer") throws -> Int? {
         try with(key) { i in
             if lua_type(L, i) <= LUA_TNIL { return nil }
             guard lua_type(L, i) == LUA_TNUMBER else { throw fail(key, expected) }
@@ -302,7 +303,9 @@ public struct LuaOptions {
             guard lua_type(L, i) == LUA_TSTRING else { return "\u{0}" }
             return String(cString: dode_tostring(L, i))
         }) else { return nil }
-        guard choices.contains(s) else { throw fail(key, "one of " + choices.map { "'\($0)'" }.joined(separator: ", ")) }
+        guard choices.contains(s) else {
+            throw fail(key, "one of " + choices.map { "'\($0)'" }.joined(separator: ", "))
+        }
         return s
     }
 
@@ -319,6 +322,23 @@ public struct LuaOptions {
             if lua_type(L, i) <= LUA_TNIL { return nil }
             guard let t = LuaArgs.tensorAt(L, i) else { throw fail(key, "a tensor") }
             return t
+        }
+    }
+
+    /// A list of strings, each one of `choices` (the message lists them).
+    public func stringList(_ key: String, choices: [String]) throws -> [String] {
+        let expected = "a list of: " + choices.joined(separator: ", ")
+        return try with(key) { i in
+            if lua_type(L, i) <= LUA_TNIL { return [] }
+            guard lua_type(L, i) == LUA_TTABLE else { throw fail(key, expected) }
+            return try (0..<Int(lua_rawlen(L, i))).map { j in
+                lua_rawgeti(L, i, lua_Integer(j + 1))
+                defer { dode_pop(L, 1) }
+                guard lua_type(L, -1) == LUA_TSTRING else { throw fail(key, expected) }
+                let s = String(cString: dode_tostring(L, -1))
+                guard choices.contains(s) else { throw fail(key, expected) }
+                return s
+            }
         }
     }
 

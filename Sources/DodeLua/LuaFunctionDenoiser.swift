@@ -31,7 +31,7 @@ final class LuaFunctionDenoiser: Denoiser {
     func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {
         try check(x, p, out)
         guard let vm else { throw CoreError("the Lua state of this denoiser is gone") }
-        let L = vm.currentL ?? vm.L
+        let L = vm.L
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
         guard lua_checkstack(L, 8) != 0 else { throw CoreError("Lua stack overflow in a denoiser function") }
@@ -41,15 +41,15 @@ final class LuaFunctionDenoiser: Denoiser {
         vm.push(p)
         var nargs: Int32 = 2
         if let cond { vm.push(cond); nargs = 3 }
-        if dode_pcall_traceback(L, nargs, 1) != LUA_OK {
-            let msg = dode_tostring(L, -1).map { String(cString: $0) } ?? "(error object is not a string)"
-            throw CoreError("the denoiser function raised an error: \(msg)")
+        if vm.callback(nargs, 1) != LUA_OK {
+            throw vm.callbackError("the denoiser function")
         }
         guard let r = LuaArgs.tensorAt(L, -1) else {
             throw CoreError("the denoiser function must return a tensor (got \(LuaArgs.describe(L, -1)))")
         }
         guard r.count == x.count else {
-            throw CoreError("the denoiser function returned shape \(formatShape(r.shape)) for input shape \(formatShape(x.shape))")
+            throw CoreError("the denoiser function returned shape \(formatShape(r.shape)) " +
+                            "for input shape \(formatShape(x.shape))")
         }
         try out.copy(from: r.shape == x.shape ? r : try r.reshape(x.shape))
         try prediction.toDenoised(x, p, output: out, sigmaData: schedule.sigmaData ?? 0.5)

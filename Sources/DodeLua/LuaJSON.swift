@@ -33,7 +33,10 @@ extension LuaVM {
     func decodeJSON(_ data: Data, source: String) throws {
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
-        catch { throw TensorError("invalid JSON in \(source): \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)") }
+        catch {
+            let why = (error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription
+            throw TensorError("invalid JSON in \(source): \(why)")
+        }
         try pushJSON(obj)
     }
 
@@ -45,7 +48,8 @@ extension LuaVM {
         return out
     }
 
-    private func encodeValue(_ i: Int32, indent: Bool, level: Int, seen: inout Set<UnsafeRawPointer>, out: inout String) throws {
+    private func encodeValue(_ i: Int32, indent: Bool, level: Int, seen: inout Set<UnsafeRawPointer>,
+                             out: inout String) throws {
         switch lua_type(L, i) {
         case LUA_TNIL: out += "null"
         case LUA_TLIGHTUSERDATA where lua_touserdata(L, i) == nil: out += "null"
@@ -62,7 +66,9 @@ extension LuaVM {
             let p = lua_tolstring(L, i, &len)!
             out += JSONText.jsonString(String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self))
         case LUA_TUSERDATA:
-            guard let t = LuaArgs.tensorAt(L, i) else { throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON") }
+            guard let t = LuaArgs.tensorAt(L, i) else {
+                throw TensorError("cannot encode \(LuaArgs.describe(L, i)) in JSON")
+            }
             pushNested(t)
             defer { dode_pop(L, 1) }
             try encodeValue(lua_gettop(L), indent: indent, level: level, seen: &seen, out: &out)
@@ -99,7 +105,9 @@ extension LuaVM {
                 out += close + "]"
                 return
             }
-            guard !nonString else { throw TensorError("cannot encode a table with both array and non-string keys in JSON") }
+            guard !nonString else {
+                throw TensorError("cannot encode a table with both array and non-string keys in JSON")
+            }
             out += "{"
             for (k, key) in keys.sorted().enumerated() {
                 if k > 0 { out += "," }

@@ -31,7 +31,7 @@ final class LuaSolver: Solver {
 
     func state() throws -> (LuaVM, OpaquePointer) {
         guard let vm else { throw CoreError("the Lua state of solver '\(name)' is gone") }
-        return (vm, vm.currentL ?? vm.L)
+        return (vm, vm.L)
     }
 
     func plan(_ grid: Grid) throws -> Plan {
@@ -40,11 +40,12 @@ final class LuaSolver: Solver {
         defer { lua_settop(L, top) }
         _ = dode_rawgeti_registry(L, lua_Integer(planRef))
         vm.push(grid)
-        if dode_pcall_traceback(L, 1, 1) != LUA_OK {
-            throw CoreError("solver '\(name)': plan raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+        if vm.callback(1, 1) != LUA_OK {
+            throw vm.callbackError("solver '\(name)': plan")
         }
         guard lua_type(L, -1) == LUA_TTABLE else {
-            throw CoreError("solver '\(name)': plan must return a table of orders or of evaluations (got \(LuaArgs.describe(L, -1)))")
+            throw CoreError("solver '\(name)': plan must return a table of orders or of evaluations " +
+                            "(got \(LuaArgs.describe(L, -1)))")
         }
         let t = lua_gettop(L)
         let n = Int(lua_rawlen(L, t))
@@ -57,7 +58,8 @@ final class LuaSolver: Solver {
             }
             let orders = try raw.enumerated().map { i, v -> Int in
                 guard let o = LuaArgs.exactInt(v), o >= 1, o <= 64 else {
-                    throw CoreError("solver '\(name)': plan entry \(i + 1) must be an order in 1..64 (got \(LuaArgs.formatNumber(v)))")
+                    throw CoreError("solver '\(name)': plan entry \(i + 1) must be an order in 1..64 " +
+                                    "(got \(LuaArgs.formatNumber(v)))")
                 }
                 return o
             }
@@ -69,12 +71,16 @@ final class LuaSolver: Solver {
         for i in 1...n {
             lua_rawgeti(L, t, lua_Integer(i))
             defer { dode_pop(L, 1) }
-            guard lua_type(L, -1) == LUA_TTABLE else { throw CoreError("solver '\(name)': plan entry \(i) is not a table") }
+            guard lua_type(L, -1) == LUA_TTABLE else {
+                throw CoreError("solver '\(name)': plan entry \(i) is not a table")
+            }
             let e = lua_gettop(L)
             func field<T>(_ key: String, _ read: (Int32) -> T?) throws -> T {
                 lua_getfield(L, e, key)
                 defer { dode_pop(L, 1) }
-                guard let v = read(lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'") }
+                guard let v = read(lua_gettop(L)) else {
+                    throw CoreError("solver '\(name)': plan entry \(i) lacks a valid '\(key)'")
+                }
                 return v
             }
             /// An optional integer field: absent gives `default`, present must be an exact integer.
@@ -82,7 +88,10 @@ final class LuaSolver: Solver {
                 lua_getfield(L, e, key)
                 defer { dode_pop(L, 1) }
                 if lua_type(L, -1) <= LUA_TNIL { return `default` }
-                guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else { throw CoreError("solver '\(name)': plan entry \(i) has an invalid '\(key)' (\(LuaArgs.describe(L, -1)))") }
+                guard let v = LuaArgs.exactInt(L, lua_gettop(L)) else {
+                    throw CoreError("solver '\(name)': plan entry \(i) has an invalid '\(key)' " +
+                                    "(\(LuaArgs.describe(L, -1)))")
+                }
                 return v
             }
             let step = try field("step") { LuaArgs.exactInt(L, $0) }
@@ -91,13 +100,18 @@ final class LuaSolver: Solver {
             let lands = try field("lands") { LuaVM.object(L, $0, "dode.Point", as: PointBox.self)?.p }
             let order = try optionalInt("order", 1)
             guard stage >= 1, stage <= 64, order >= 1, order <= 64 else {
-                throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 (got stage \(stage), order \(order))")
+                throw CoreError("solver '\(name)': plan entry \(i) needs stage and order in 1..64 " +
+                                "(got stage \(stage), order \(order))")
             }
             lua_getfield(L, e, "final")
             let finalType = lua_type(L, -1), final = finalType == LUA_TBOOLEAN ? lua_toboolean(L, -1) != 0 : true
             dode_pop(L, 1)
-            guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else { throw CoreError("solver '\(name)': plan entry \(i) has a non-boolean 'final'") }
-            guard step >= 1 && step <= grid.steps else { throw CoreError("solver '\(name)': plan entry \(i) has step \(step), outside 1..\(grid.steps)") }
+            guard finalType <= LUA_TNIL || finalType == LUA_TBOOLEAN else {
+                throw CoreError("solver '\(name)': plan entry \(i) has a non-boolean 'final'")
+            }
+            guard step >= 1 && step <= grid.steps else {
+                throw CoreError("solver '\(name)': plan entry \(i) has step \(step), outside 1..\(grid.steps)")
+            }
             evs.append(Evaluation(step: step - 1, stage: stage - 1, at: at, lands: lands, order: order, final: final))
         }
         let orders = (0..<grid.steps).map { s in evs.last { $0.step == s }?.order ?? 1 }
@@ -137,8 +151,8 @@ final class LuaSolver: Solver {
             n += 1
         }
         lua_setfield(L, -2, "prev")
-        if dode_pcall_traceback(L, 1, 1) != LUA_OK {
-            throw CoreError("solver '\(name)': update raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+        if vm.callback(1, 1) != LUA_OK {
+            throw vm.callbackError("solver '\(name)': update")
         }
         guard let t = LuaArgs.tensorAt(L, -1) else {
             throw CoreError("solver '\(name)': update must return a tensor (got \(LuaArgs.describe(L, -1)))")

@@ -35,7 +35,7 @@ extension LuaVM {
 
     /// Pushes a tensor, telling the collector about its storage's bytes the first time that
     /// storage reaches Lua, so loops that allocate many tensors do not grow the heap without
-    /// bound (design.md). A storage pushed again (a stepper's state at every evaluation) is not
+    /// bound (docs/design.md §4.4). A storage pushed again (a stepper's state at every evaluation) is not
     /// counted again: that made every evaluation run a collection step of several MB.
     public func push(_ t: Tensor) {
         pushObject(t, type: LuaTypes.tensor)

@@ -26,6 +26,14 @@ private let dispatcher: dode_dispatch_fn = { L, index in
     defer { vm.currentL = saved }
     do {
         return try entry.fn(LuaArgs(L: L, vm: vm, name: entry.name, isMethod: entry.isMethod))
+    } catch is Interrupted {
+        // A Swift loop saw the request first: the Lua hook must not fire again in the handler.
+        dode_interrupt_unhook(L)
+        dode_interrupt_unhook(vm.mainL)
+        dode_pushstring(L, "\(entry.name): interrupted")
+    } catch let e as LuaErrorVerbatim {
+        dode_pushstring(L, e.message)
+        return DODE_RAISE_VERBATIM
     } catch let e as LuaError {
         dode_pushstring(L, e.message)
     } catch let e as TensorError {
@@ -38,7 +46,11 @@ private let dispatcher: dode_dispatch_fn = { L, index in
 
 /// One Lua 5.4 state with dode's bindings. Keep each VM on one thread.
 public final class LuaVM {
-    public let L: OpaquePointer
+    /// The main Lua thread (the state `lua_close` ends).
+    public let mainL: OpaquePointer
+    /// The Lua thread code runs on now: the thread of the binding being executed (a coroutine
+    /// calls bindings on its own stack), else the main thread. Every push goes here.
+    public var L: OpaquePointer { currentL ?? mainL }
     struct Entry { let name: String; let isMethod: Bool; let fn: LuaBinding }
     var bindings: [Entry] = []
     /// Docs by full name (`dode.randn`, `Tensor:add`, `dode.schedule`).
@@ -49,14 +61,21 @@ public final class LuaVM {
     var currentL: OpaquePointer? = nil
     /// Set while the state is being closed (objects released then must not touch it).
     var closing = false
+    /// How many Swift frames that called into Lua (denoiser functions, Lua solvers, step
+    /// callbacks) are live now: os.exit is refused inside them.
+    var callbackDepth = 0
+    /// What os.exit does at the top level (the executable finalises MPI first); default exit(code).
+    public var exitHandler: ((Int32) -> Never)? = nil
+    /// Where `dode.display` sends rich output; nil in a terminal (set by the notebook kernel server).
+    public var displaySink: DisplaySink? = nil
     /// Lazily loaded built-in feature network.
     var cachedClassifiers: [String: MLPNetwork] = [:]
 
     public init() {
         dode_set_dispatcher(dispatcher)
-        L = dode_newstate()
-        dode_openlibs(L)
-        dode_getextraspace(L).storeBytes(of: UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque()),
+        mainL = dode_newstate()
+        dode_openlibs(mainL)
+        dode_getextraspace(mainL).storeBytes(of: UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque()),
                                          as: UnsafeRawPointer?.self)
         installTypes()
         installModule()
@@ -64,7 +83,7 @@ public final class LuaVM {
 
     deinit {
         closing = true
-        lua_close(L)
+        lua_close(mainL)
     }
 
     /// Registers a binding under `name` (`dode.x.y` for functions, `Type:method` for methods)
@@ -90,8 +109,40 @@ public final class LuaVM {
     public func run(_ source: String, chunkName: String, nresults: Int32 = 0) -> String? {
         let status = source.withCString { p in dode_loadbuffer(L, p, strlen(p), chunkName) }
         if status != LUA_OK { return popError() }
-        if dode_pcall_traceback(L, 0, nresults) != LUA_OK { return popError() }
+        if protectedCall(0, nresults) != LUA_OK { return popError() }
         return nil
+    }
+
+    /// Calls the function below `nargs` arguments on the current thread from Swift (a callback:
+    /// a denoiser function, a Lua solver, a step callback), with the traceback handler.
+    func callback(_ nargs: Int32, _ nresults: Int32) -> Int32 {
+        callbackDepth += 1
+        defer { callbackDepth -= 1 }
+        return dode_pcall_traceback(L, nargs, nresults)
+    }
+
+    /// The error a callback raised (on the top of the stack), as a Swift error saying which
+    /// callback (`what`). An error that already went through a callback (a denoiser calling a
+    /// denoiser ...) passes through unchanged, so recursion does not stack one wrapper and one
+    /// traceback per level.
+    func callbackError(_ what: String) -> Error {
+        let msg = dode_tostring(L, -1).map { String(cString: $0) } ?? "(an error object that is not a string)"
+        if msg.contains(LuaVM.callbackMarker) { return LuaErrorVerbatim(msg) }
+        return CoreError("\(what)\(LuaVM.callbackMarker)\(msg)")
+    }
+    static let callbackMarker = " raised an error: "
+
+    /// lua_pcall with the traceback handler, with Ctrl-C turned into the Lua error "interrupted"
+    /// while it runs (a pending request from before is dropped). Returns the Lua status.
+    public func protectedCall(_ nargs: Int32, _ nresults: Int32) -> Int32 {
+        Interrupt.clear()
+        dode_sigint_catch(L)
+        defer {
+            dode_sigint_default()
+            dode_interrupt_unhook(L)
+            Interrupt.clear()
+        }
+        return dode_pcall_traceback(L, nargs, nresults)
     }
 
     /// Runs the script at `path` (chunk name `@path`).

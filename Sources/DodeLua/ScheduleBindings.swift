@@ -5,11 +5,22 @@ import Foundation
 /// `dode.schedule.*`, schedule methods and points.
 extension LuaVM {
     func installScheduleBindings() {
-        doc("dode.schedule", "dode.schedule", "Noise schedules: vp (discrete DDPM family), vp_continuous, edm, ve. Each gives alpha, sigma, the noise level s = sigma/alpha, logsnr = -log s, and points.")
-        def("dode.schedule.vp", "dode.schedule.vp{betas = 'linear' | 'scaled_linear' | 'cosine' | tensor, beta_start =, beta_end =, steps = 1000, alphas_cumprod = tensor, interpolation = 'log_alpha' | 'sigma'}",
-            "A discrete VP (DDPM) schedule with 0-based integer labels 0..steps-1. Between labels, log alpha is interpolated linearly (DPM-Solver's convention, 'log_alpha', the default) or s linearly (diffusers' Euler/Heun, 'sigma'). Defaults: DDPM linear betas 1e-4..0.02 over 1000 steps; scaled_linear 0.00085..0.012.") { a in
-            let o = try a.options(1, allowed: ["betas", "beta_start", "beta_end", "steps", "alphas_cumprod", "interpolation"])
-            let interp = Schedule.Interpolation(rawValue: try o.choice("interpolation", ["log_alpha", "sigma"]) ?? "log_alpha") ?? .logAlpha
+        doc("dode.schedule", "dode.schedule", """
+            Noise schedules: vp (discrete DDPM family), vp_continuous, edm, ve. Each gives alpha, sigma, the \
+            noise level s = sigma/alpha, logsnr = -log s, and points.
+            """)
+        def("dode.schedule.vp",
+            "dode.schedule.vp{betas = 'linear' | 'scaled_linear' | 'cosine' | tensor, beta_start =, beta_end =, " +
+            "steps = 1000, alphas_cumprod = tensor, interpolation = 'log_alpha' | 'sigma'}", """
+            A discrete VP (DDPM) schedule with 0-based integer labels 0..steps-1. Between labels, log alpha \
+            is interpolated linearly (DPM-Solver's convention, 'log_alpha', the default) or s linearly \
+            (diffusers' Euler/Heun, 'sigma'). Defaults: DDPM linear betas 1e-4..0.02 over 1000 steps; \
+            scaled_linear 0.00085..0.012.
+            """) { a in
+            let o = try a.options(1, allowed: ["betas", "beta_start", "beta_end", "steps", "alphas_cumprod",
+                                               "interpolation"])
+            let interp = Schedule.Interpolation(
+                rawValue: try o.choice("interpolation", ["log_alpha", "sigma"]) ?? "log_alpha") ?? .logAlpha
             if let ac = try o.tensor("alphas_cumprod") {
                 guard !o.has("betas") else { throw a.error("give either 'betas' or 'alphas_cumprod', not both") }
                 return a.vm.pushReturning(try Schedule.vp(alphasCumprod: ac.toArray(), interpolation: interp))
@@ -20,33 +31,47 @@ extension LuaVM {
             let kind = try o.choice("betas", ["linear", "scaled_linear", "cosine"]) ?? "linear"
             let steps = try o.int("steps", in: 2...1_000_000, "an integer in 2..1000000") ?? 1000
             return a.vm.pushReturning(try Schedule.vp(betas: kind, betaStart: try o.positive("beta_start"),
-                                                      betaEnd: try o.positive("beta_end"), steps: steps, interpolation: interp))
+                                                      betaEnd: try o.positive("beta_end"), steps: steps,
+                                                      interpolation: interp))
         }
-        def("dode.schedule.vp_continuous", "dode.schedule.vp_continuous{schedule = 'linear' | 'cosine', beta_min = 0.1, beta_max = 20}",
-            "A continuous-time VP schedule, t in (0, 1] (cosine: t up to 0.9946); grids stop at t = 1e-3.") { a in
+        def("dode.schedule.vp_continuous",
+            "dode.schedule.vp_continuous{schedule = 'linear' | 'cosine', beta_min = 0.1, beta_max = 20}", """
+            A continuous-time VP schedule, t in (0, 1] (cosine: t up to 0.9946); grids stop at t = 1e-3.
+            """) { a in
             let o = try a.options(1, allowed: ["schedule", "beta_min", "beta_max"])
-            return a.vm.pushReturning(try Schedule.vpContinuous(schedule: try o.choice("schedule", ["linear", "cosine"]) ?? "linear",
-                                                                betaMin: try o.positive("beta_min") ?? 0.1, betaMax: try o.positive("beta_max") ?? 20))
+            return a.vm.pushReturning(try Schedule.vpContinuous(
+                schedule: try o.choice("schedule", ["linear", "cosine"]) ?? "linear",
+                betaMin: try o.positive("beta_min") ?? 0.1, betaMax: try o.positive("beta_max") ?? 20))
         }
         for (kind, lo, hi) in [("edm", 0.002, 80.0), ("ve", 0.02, 100.0)] {
-            def("dode.schedule.\(kind)", "dode.schedule.\(kind){sigma_min = \(lo), sigma_max = \(hi), sigma_data = 0.5}",
-                "An \(kind.uppercased()) schedule: alpha = 1, the time label is the noise level itself (t = s = sigma). States are y = x0 + s·noise.") { a in
+            def("dode.schedule.\(kind)",
+                "dode.schedule.\(kind){sigma_min = \(lo), sigma_max = \(hi), sigma_data = 0.5}", """
+                An \(kind.uppercased()) schedule: alpha = 1, the time label is the noise level itself (t = s \
+                = sigma). States are y = x0 + s·noise.
+                """) { a in
                 let o = try a.options(1, allowed: ["sigma_min", "sigma_max", "sigma_data"])
-                return a.vm.pushReturning(try Schedule.edm(sigmaMin: try o.positive("sigma_min") ?? lo, sigmaMax: try o.positive("sigma_max") ?? hi,
+                return a.vm.pushReturning(try Schedule.edm(sigmaMin: try o.positive("sigma_min") ?? lo,
+                                                           sigmaMax: try o.positive("sigma_max") ?? hi,
                                                            sigmaData: try o.positive("sigma_data") ?? 0.5, name: kind))
             }
         }
-        def("Schedule:point", "sched:point{t = label} or {s = level} or {logsnr = l}",
-            "The point at a time label, a noise level s (s = 0 gives the clean point) or a logSNR. Points carry t, alpha, sigma, s, logsnr.") { a in
+        def("Schedule:point", "sched:point{t = label} or {s = level} or {logsnr = l}", """
+            The point at a time label, a noise level s (s = 0 gives the clean point) or a logSNR. Points \
+            carry t, alpha, sigma, s, logsnr.
+            """) { a in
             let sch = try a.schedule(1)
             let o = try a.options(2, allowed: ["t", "s", "logsnr"])
             let given = ["t", "s", "logsnr"].filter { o.has($0) }
-            guard given.count == 1 else { throw a.error("give exactly one of t, s or logsnr (got \(given.isEmpty ? "none" : given.joined(separator: ", ")))") }
+            guard given.count == 1 else {
+                throw a.error("give exactly one of t, s or logsnr " +
+                              "(got \(given.isEmpty ? "none" : given.joined(separator: ", ")))")
+            }
             if let t = try o.finite("t") { return a.push(try sch.point(t: t)) }
             if let s = try o.finite("s") { return a.push(try sch.point(s: s)) }
             return a.push(try sch.point(logsnr: try o.number("logsnr") ?? 0))
         }
-        for (name, text) in [("alpha", "alpha(t)"), ("sigma", "sigma(t)"), ("s", "the noise level s(t) = sigma/alpha"), ("logsnr", "logsnr(t) = log(alpha/sigma)")] {
+        for (name, text) in [("alpha", "alpha(t)"), ("sigma", "sigma(t)"), ("s", "the noise level s(t) = sigma/alpha"),
+                             ("logsnr", "logsnr(t) = log(alpha/sigma)")] {
             def("Schedule:\(name)", "sched:\(name)(t)", "The schedule's \(text) at time label t.") { a in
                 let p = try a.schedule(1).point(t: try a.finite(2))
                 switch name {
@@ -57,7 +82,9 @@ extension LuaVM {
                 }
             }
         }
-        def("Schedule:t", "sched:t{s = level} or {logsnr = l}", "The time label at a noise level or logSNR (the inverse maps).") { a in
+        def("Schedule:t", "sched:t{s = level} or {logsnr = l}", """
+            The time label at a noise level or logSNR (the inverse maps).
+            """) { a in
             let sch = try a.schedule(1)
             let o = try a.options(2, allowed: ["s", "logsnr"])
             if let s = try o.positive("s") { return a.push(try sch.t(fromS: s)) }
@@ -84,7 +111,10 @@ extension LuaVM {
         }
 
         // Points
-        doc("dode.Point", "dode.Point", "A point of a schedule: fields t (the network's time label; nil at the clean point), alpha, sigma, s = sigma/alpha and logsnr = log(alpha/sigma) (math.huge at s = 0). Immutable.")
+        doc("dode.Point", "dode.Point", """
+            A point of a schedule: fields t (the network's time label; nil at the clean point), alpha, \
+            sigma, s = sigma/alpha and logsnr = log(alpha/sigma) (math.huge at s = 0). Immutable.
+            """)
         def("Point:__get", "point.field", "") { a in
             let p = try a.point(1)
             guard a.isString(2) else { return a.pushNil() }

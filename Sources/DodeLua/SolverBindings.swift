@@ -11,52 +11,64 @@ final class StepperBox {
 /// `dode.solver.*`, solver methods and the stepper.
 extension LuaVM {
     func installSolverBindings() {
-        doc("dode.solver", "dode.solver", "ODE solvers: ddim, euler, heun, dpm2, lms, pndm, ipndm, deis, dpm, dpmpp, unipc, and define (a solver written in Lua). Each has :sample(den, x, grid, opts), :plan(grid), :start(grid, x).")
-        let lof = "lower_order_final = true lowers the last steps' orders as diffusers does (below 15 steps; always first order into s = 0)."
-        func simple(_ name: String, _ text: String, _ make: @escaping () -> Solver) {
-            def("dode.solver.\(name)", "dode.solver.\(name)([{}])", text) { a in
-                _ = try a.options(1, allowed: [])
-                a.vm.pushObject(make(), type: "dode.Solver"); return 1
+        doc("dode.solver", "dode.solver", "ODE solvers: "
+            + SolverCatalog.entries.map(\.name).joined(separator: ", ")
+            + ", make(name, opts), list(), and define (a solver written in Lua). "
+            + "Each has :sample(den, x, grid, opts), :plan(grid), :start(grid, x).")
+        for entry in SolverCatalog.entries {
+            def("dode.solver.\(entry.name)", entry.signature, LuaVM.solverHelp(entry)) { a in
+                let o = try a.options(1, allowed: entry.options.map(\.name))
+                a.vm.pushObject(try entry.make(try a.solverOptions(o, entry)), type: "dode.Solver")
+                return 1
             }
         }
-        simple("ddim", "DDIM (η = 0): y' = r·y + (1 − r)·D with r = s'/s; one evaluation per step.") { DDIMSolver() }
-        simple("euler", "Euler in s (k-diffusion sample_euler, diffusers Euler): algebraically DDIM.") { EulerSolver() }
-        simple("heun", "EDM's Heun (k-diffusion sample_heun): Euler predictor, trapezoidal corrector; the step into s = 0 is Euler (2N − 1 evaluations).") { HeunSolver() }
-        simple("dpm2", "k-diffusion's DPM-2: Euler to the geometric midpoint, then the step with the midpoint slope; Euler into s = 0.") { DPM2Solver() }
-        simple("pndm", "diffusers' PNDM/PLMS with skip_prk_steps: DDIM in ε with Adams–Bashforth weights, warm start re-evaluating the second point (N + 1 evaluations).") { PNDMSolver() }
-        def("dode.solver.lms", "dode.solver.lms{order = 4}", "k-diffusion's linear multistep method (Lagrange coefficients integrated in s).") { a in
-            let o = try a.options(1, allowed: ["order"])
-            a.vm.pushObject(try LMSSolver(order: try o.int("order", in: 1...4, "1, 2, 3 or 4") ?? 4), type: "dode.Solver"); return 1
-        }
-        def("dode.solver.ipndm", "dode.solver.ipndm{order = 4}", "Improved PNDM: Adams–Bashforth on ε with the DDIM transfer, orders rising from 1, no extra evaluation.") { a in
-            let o = try a.options(1, allowed: ["order"])
-            a.vm.pushObject(try IPNDMSolver(order: try o.int("order", in: 1...4, "1, 2, 3 or 4") ?? 4), type: "dode.Solver"); return 1
-        }
-        def("dode.solver.deis", "dode.solver.deis{order = 2, lower_order_final = true}",
-            "DEIS, diffusers' log-rho variant: ε interpolated in log s, integrated exactly over s (coefficients by quadrature in Float64). " + lof) { a in
-            let o = try a.options(1, allowed: ["order", "lower_order_final"])
-            a.vm.pushObject(try DEISSolver(order: try o.int("order", in: 1...3, "1, 2 or 3") ?? 2, lowerOrderFinal: try o.bool("lower_order_final") ?? true), type: "dode.Solver"); return 1
-        }
-        for (name, text) in [("dpm", "DPM-Solver (noise-prediction form)"), ("dpmpp", "DPM-Solver++ (data-prediction form; 2M = k-diffusion's sample_dpmpp_2m)")] {
-            def("dode.solver.\(name)", "dode.solver.\(name){order = 2, method = 'multistep' | 'singlestep', lower_order_final = true}",
-                "\(text), orders 1–3. Multistep warms up with lower orders; singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔). " + lof) { a in
-                let o = try a.options(1, allowed: ["order", "method", "lower_order_final"])
-                let order = try o.int("order", in: 1...3, "1, 2 or 3") ?? 2
-                let single = (try o.choice("method", ["multistep", "singlestep"]) ?? "multistep") == "singlestep"
-                let lowf = try o.bool("lower_order_final") ?? true
-                let s: Solver = name == "dpm" ? try DPMSolver(order: order, singlestep: single, lowerOrderFinal: lowf)
-                                              : try DPMSolverPlusPlus(order: order, singlestep: single, lowerOrderFinal: lowf)
-                a.vm.pushObject(s, type: "dode.Solver"); return 1
+        def("dode.solver.make", "dode.solver.make(name [, opts])", """
+            The built-in solver `name` with options `opts` (as its constructor takes them): \
+            dode.solver.make('dpmpp', {order = 3}) is dode.solver.dpmpp{order = 3}.
+            """) { a in
+            let name = try a.string(1)
+            guard let entry = SolverCatalog.entry(name) else {
+                throw a.fail(1, "the name of a built-in solver (" +
+                                SolverCatalog.entries.map(\.name).joined(separator: ", ") + ")")
             }
+            let o = try a.options(2, allowed: entry.options.map(\.name))
+            a.vm.pushObject(try entry.make(try a.solverOptions(o, entry)), type: "dode.Solver")
+            return 1
         }
-        def("dode.solver.unipc", "dode.solver.unipc{order = 2, variant = 'bh2' | 'bh1', lower_order_final = true}",
-            "UniPC (data prediction): predictor UniP plus corrector UniC reusing the next evaluation (no extra NFE); the last step is not corrected.") { a in
-            let o = try a.options(1, allowed: ["order", "variant", "lower_order_final"])
-            a.vm.pushObject(try UniPCSolver(order: try o.int("order", in: 1...3, "1, 2 or 3") ?? 2, variant: try o.choice("variant", ["bh1", "bh2"]) ?? "bh2",
-                                            lowerOrderFinal: try o.bool("lower_order_final") ?? true), type: "dode.Solver"); return 1
+        def("dode.solver.list", "dode.solver.list()", """
+            The built-in solvers, in catalogue order: a list of {name =, help =, teaches_itself =, options = \
+            {{name =, default =, accepts =, help =}, ...}}.
+            """) { a in
+            let L = a.L
+            lua_createtable(L, Int32(SolverCatalog.entries.count), 0)
+            for (i, e) in SolverCatalog.entries.enumerated() {
+                lua_createtable(L, 0, 4)
+                lua_pushstring(L, e.name); lua_setfield(L, -2, "name")
+                lua_pushstring(L, e.help); lua_setfield(L, -2, "help")
+                lua_pushboolean(L, e.teachesItself ? 1 : 0); lua_setfield(L, -2, "teaches_itself")
+                lua_createtable(L, Int32(e.options.count), 0)
+                for (j, opt) in e.options.enumerated() {
+                    lua_createtable(L, 0, 4)
+                    lua_pushstring(L, opt.name); lua_setfield(L, -2, "name")
+                    a.vm.push(optionValue: opt.defaultValue); lua_setfield(L, -2, "default")
+                    lua_pushstring(L, opt.expected); lua_setfield(L, -2, "accepts")
+                    lua_pushstring(L, opt.help); lua_setfield(L, -2, "help")
+                    lua_rawseti(L, -2, lua_Integer(j + 1))
+                }
+                lua_setfield(L, -2, "options")
+                lua_rawseti(L, -2, lua_Integer(i + 1))
+            }
+            return 1
         }
-        def("dode.solver.define", "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, history = 4, options = {}}",
-            "A solver written in Lua. plan(grid) returns one order per step (one evaluation each) or a list of evaluations {step =, stage =, at = point, lands = point, order =, final =} (1-based). update(ctx) returns the landing state, given ctx = {k, step, stage, order, final, at, lands, x, D, grid, prev = {{x =, D =, at =}, ...}} (prev[1] is the previous evaluation). update must be affine in ctx.D and have no side effects (D-ODE calls it twice).") { a in
+        def("dode.solver.define",
+            "dode.solver.define{name =, plan = function(grid) ... end, update = function(ctx) ... end, " +
+            "history = 4, options = {}}", """
+            A solver written in Lua. plan(grid) returns one order per step (one evaluation each) or a list \
+            of evaluations {step =, stage =, at = point, lands = point, order =, final =} (1-based). \
+            update(ctx) returns the landing state, given ctx = {k, step, stage, order, final, at, lands, x, \
+            D, grid, prev = {{x =, D =, at =}, ...}} (prev[1] is the previous evaluation). update must be \
+            affine in ctx.D and have no side effects (D-ODE calls it twice).
+            """) { a in
             let o = try a.options(1, allowed: ["name", "plan", "update", "history", "options"])
             guard let name = try o.string("name") else { throw o.fail("name", "a string") }
             let planRef: Int32 = try o.with("plan") { i in
@@ -64,7 +76,10 @@ extension LuaVM {
                 lua_pushvalue(a.L, i); return dode_ref(a.L)
             }
             let updateRef: Int32 = try o.with("update") { i in
-                guard lua_type(a.L, i) == LUA_TFUNCTION else { dode_unref(a.L, planRef); throw o.fail("update", "a function(ctx)") }
+                guard lua_type(a.L, i) == LUA_TFUNCTION else {
+                    dode_unref(a.L, planRef)
+                    throw o.fail("update", "a function(ctx)")
+                }
                 lua_pushvalue(a.L, i); return dode_ref(a.L)
             }
             var opts: [String: String] = [:]
@@ -74,7 +89,8 @@ extension LuaVM {
                     while lua_next(a.L, i) != 0 {
                         if lua_type(a.L, -2) == LUA_TSTRING {
                             var len = 0
-                            opts[String(cString: dode_tostring(a.L, -2))] = dode_tolstring_meta(a.L, -1, &len).map { String(cString: $0) } ?? "?"
+                            opts[String(cString: dode_tostring(a.L, -2))] =
+                                dode_tolstring_meta(a.L, -1, &len).map { String(cString: $0) } ?? "?"
                             dode_pop(a.L, 1)
                         }
                         dode_pop(a.L, 1)
@@ -82,19 +98,26 @@ extension LuaVM {
                 } else if lua_type(a.L, i) != LUA_TNIL { throw o.fail("options", "a table") }
             }
             a.vm.pushObject(LuaSolver(vm: a.vm, name: name, planRef: planRef, updateRef: updateRef,
-                                      depth: try o.int("history", in: 1...64, "an integer in 1..64") ?? 4, options: opts), type: "dode.Solver")
+                                      depth: try o.int("history", in: 1...64, "an integer in 1..64") ?? 4,
+                                      options: opts), type: "dode.Solver")
             return 1
         }
 
-        def("Solver:sample", "solver:sample(den, x, grid [, {callback =, keep =, cond =}])",
-            "Runs the solver from x (the schedule's space) along grid and returns the final state (a new tensor; x is untouched). callback(step) receives {i, nfe, t, s, x, denoised, order} after every grid step (i 1-based). keep = true or a list of 1-based grid indices returns, as a second result, a table of the states at those points.") { a in
+        def("Solver:sample", "solver:sample(den, x, grid [, {callback =, keep =, cond =}])", """
+            Runs the solver from x (the schedule's space) along grid and returns the final state (a new \
+            tensor; x is untouched). callback(step) receives {i, nfe, t, s, x, denoised, order} after every \
+            grid step (i 1-based). keep = true or a list of 1-based grid indices returns, as a second \
+            result, a table of the states at those points.
+            """) { a in
             let s = try a.solverObject(1), den = try a.denoiser(2), x = try a.tensor(3), g = try a.grid(4)
             let o = try a.options(5, allowed: ["callback", "keep", "cond"])
             let keep = try a.vm.keepSet(o, grid: g)
             let cond = try o.with("cond") { i -> Tensor? in
                 if lua_type(a.L, i) <= LUA_TNIL { return nil }
                 if lua_type(a.L, i) == LUA_TNUMBER { return Tensor.scalar(dode_tonumber(a.L, i)) }
-                guard let t = LuaArgs.tensorAt(a.L, i) else { throw o.fail("cond", "class labels (a number or a tensor)") }
+                guard let t = LuaArgs.tensorAt(a.L, i) else {
+                    throw o.fail("cond", "class labels (a number or a tensor)")
+                }
                 return t
             }
             let cb = try a.vm.callbackRef(o, "callback")
@@ -108,14 +131,18 @@ extension LuaVM {
             for (i, t) in kept { a.vm.push(t); lua_rawseti(a.L, -2, lua_Integer(i + 1)) }
             return 2
         }
-        def("Solver:plan", "solver:plan(grid)",
-            "The per-step orders and evaluations on grid: {orders = {...}, nfe = n, evaluations = {{step, stage, t, s, lands_t, lands_s, order, final}, ...}} (1-based).") { a in
+        def("Solver:plan", "solver:plan(grid)", """
+            The per-step orders and evaluations on grid: {orders = {...}, nfe = n, evaluations = {{step, \
+            stage, t, s, lands_t, lands_s, order, final}, ...}} (1-based).
+            """) { a in
             let s = try a.solverObject(1), g = try a.grid(2)
             a.vm.pushPlan(try s.plan(g), solver: s)
             return 1
         }
-        def("Solver:start", "solver:start(grid, x)",
-            "A stepper for driving the solver from a Lua loop, evaluation by evaluation: while not st:done() do st:step(den(st:x(), st:point())) end. Gives bit-identical results to solver:sample.") { a in
+        def("Solver:start", "solver:start(grid, x)", """
+            A stepper for driving the solver from a Lua loop, evaluation by evaluation: while not st:done() \
+            do st:step(den(st:x(), st:point())) end. Gives bit-identical results to solver:sample.
+            """) { a in
             let s = try a.solverObject(1), g = try a.grid(2), x = try a.tensor(3)
             a.vm.pushObject(StepperBox(try SolverRun(solver: s, grid: g, x: x)), type: "dode.Stepper")
             return 1
@@ -127,28 +154,46 @@ extension LuaVM {
             for (k, v) in s.options { lua_pushstring(a.L, v); lua_setfield(a.L, -2, k) }
             return 1
         }
-        def("Solver:__tostring", "tostring(solver)", "") { a in a.push("dode.Solver " + (try a.solverObject(1)).summary) }
+        def("Solver:__tostring", "tostring(solver)", "") { a in
+            a.push("dode.Solver " + (try a.solverObject(1)).summary)
+        }
 
         // Stepper
-        def("Stepper:done", "st:done()", "True when every evaluation of the plan has been consumed.") { a in a.push(try a.stepper(1).run.done) }
+        def("Stepper:done", "st:done()", "True when every evaluation of the plan has been consumed.") { a in
+            a.push(try a.stepper(1).run.done)
+        }
         def("Stepper:point", "st:point()", "The point of the next evaluation.") { a in
             let r = try a.stepper(1).run
             guard let e = r.next else { throw a.error("the run is finished") }
             return a.push(e.at)
         }
-        def("Stepper:x", "st:x()", "The current state (where the next evaluation happens; the result once done).") { a in a.push(try a.stepper(1).run.state) }
+        def("Stepper:x", "st:x()",
+            "The current state (where the next evaluation happens; the result once done).") { a in
+            a.push(try a.stepper(1).run.state)
+        }
         def("Stepper:k", "st:k()", "Number of evaluations consumed so far.") { a in a.push(try a.stepper(1).run.k) }
-        def("Stepper:evaluation", "st:evaluation()", "The next evaluation: {step, stage, order, final, at, lands} (1-based).") { a in
+        def("Stepper:evaluation", "st:evaluation()", """
+            The next evaluation: {step, stage, order, final, at, lands} (1-based).
+            """) { a in
             let r = try a.stepper(1).run
             guard let e = r.next else { throw a.error("the run is finished") }
             a.vm.pushEvaluation(e); return 1
         }
-        def("Stepper:buffer", "st:buffer()", "A state-shaped buffer the run lends for the next prediction: st:step(den:into(st:buffer(), st:x(), st:point())) allocates nothing and copies nothing. Any other D given to st:step is copied, since the loop may overwrite it while the run still needs it.") { a in
+        def("Stepper:buffer", "st:buffer()", """
+            A state-shaped buffer the run lends for the next prediction: st:step(den:into(st:buffer(), \
+            st:x(), st:point())) allocates nothing and copies nothing. Any other D given to st:step is \
+            copied, since the loop may overwrite it while the run still needs it.
+            """) { a in
             let r = try a.stepper(1).run
             guard !r.done else { throw a.error("the run is finished") }
             return a.push(try r.predictionBuffer())
         }
-        def("Stepper:step", "st:step(D)", "Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction you computed) and advances. Returns the new state. The run keeps a copy of D unless D is the buffer st:buffer() lent for this evaluation; writing into a buffer lent for an earlier evaluation is an error.") { a in
+        def("Stepper:step", "st:step(D)", """
+            Consumes the prediction D for the next evaluation (den(st:x(), st:point()), or any x0 prediction \
+            you computed) and advances. Returns the new state. The run keeps a copy of D unless D is the \
+            buffer st:buffer() lent for this evaluation; writing into a buffer lent for an earlier \
+            evaluation is an error.
+            """) { a in
             let r = try a.stepper(1).run, d = try a.tensor(2)
             // The Lua side may reuse D's buffer for the next evaluation (den:into).
             return a.push(try r.step(d, borrowed: true))
@@ -163,7 +208,9 @@ extension LuaVM {
             case LUA_TTABLE:
                 guard let v = LuaArgs.numberList(L, i) else { throw o.fail("keep", "true or a list of grid indices") }
                 return Set(try v.map { x in
-                    guard x == x.rounded(), x >= 1, x <= Double(g.count) else { throw o.fail("keep", "grid indices in 1..\(g.count)") }
+                    guard x == x.rounded(), x >= 1, x <= Double(g.count) else {
+                        throw o.fail("keep", "grid indices in 1..\(g.count)")
+                    }
                     return Int(x) - 1
                 })
             default: throw o.fail("keep", "true or a list of grid indices")
@@ -182,7 +229,6 @@ extension LuaVM {
 
     /// Calls a step callback with {i, nfe, t, s, x, denoised, order}.
     func callStepCallback(_ ref: Int32, _ info: Sampler.StepInfo) throws {
-        let L = currentL ?? self.L
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
         _ = dode_rawgeti_registry(L, lua_Integer(ref))
@@ -195,8 +241,8 @@ extension LuaVM {
         push(info.x); lua_setfield(L, -2, "x")
         push(info.denoised); lua_setfield(L, -2, "denoised")
         lua_pushinteger(L, lua_Integer(info.order)); lua_setfield(L, -2, "order")
-        if dode_pcall_traceback(L, 1, 0) != LUA_OK {
-            throw CoreError("the callback raised an error: \(dode_tostring(L, -1).map { String(cString: $0) } ?? "?")")
+        if callback(1, 0) != LUA_OK {
+            throw callbackError("the callback")
         }
     }
 
@@ -215,10 +261,12 @@ extension LuaVM {
 
     /// A plan as a Lua table with a readable __tostring.
     func pushPlan(_ p: Plan, solver: Solver) {
-        let L = currentL ?? self.L
         lua_createtable(L, 0, 4)
         lua_createtable(L, Int32(p.stepOrders.count), 0)
-        for (i, o) in p.stepOrders.enumerated() { lua_pushinteger(L, lua_Integer(o)); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        for (i, o) in p.stepOrders.enumerated() {
+            lua_pushinteger(L, lua_Integer(o))
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
         lua_setfield(L, -2, "orders")
         lua_pushinteger(L, lua_Integer(p.nfe)); lua_setfield(L, -2, "nfe")
         lua_createtable(L, Int32(p.nfe), 0)
@@ -237,9 +285,39 @@ extension LuaVM {
     }
 }
 
+extension LuaVM {
+    /// A constructor's help: the entry's text, then one line per option.
+    static func solverHelp(_ e: SolverEntry) -> String {
+        e.help + e.options.map { " \($0.name) (\($0.expected), default \($0.defaultValue)): \($0.help)." }.joined()
+    }
+
+    func push(optionValue v: SolverOptionValue) {
+        switch v {
+        case .int(let i): lua_pushinteger(L, lua_Integer(i))
+        case .string(let s): lua_pushstring(L, s)
+        case .bool(let b): lua_pushboolean(L, b ? 1 : 0)
+        }
+    }
+}
+
 extension LuaArgs {
+    /// The options of a built-in solver's constructor, read by its catalogue schema.
+    func solverOptions(_ o: LuaOptions, _ entry: SolverEntry) throws -> [String: SolverOptionValue] {
+        var out: [String: SolverOptionValue] = [:]
+        for opt in entry.options where o.has(opt.name) {
+            switch opt.kind {
+            case .integer(let r): out[opt.name] = .int(try o.int(opt.name, in: r, opt.expected) ?? 0)
+            case .choice(let c): out[opt.name] = .string(try o.choice(opt.name, c) ?? "")
+            case .boolean: out[opt.name] = .bool(try o.bool(opt.name) ?? false)
+            }
+        }
+        return out
+    }
+
     func solverObject(_ i: Int32) throws -> Solver {
-        guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else { throw fail(i, "a dode.Solver") }
+        guard let s = LuaVM.object(L, i, "dode.Solver", as: AnyObject.self) as? Solver else {
+            throw fail(i, "a dode.Solver")
+        }
         return s
     }
     func stepper(_ i: Int32) throws -> StepperBox {

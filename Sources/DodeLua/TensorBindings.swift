@@ -7,8 +7,9 @@ import Foundation
 extension LuaVM {
     func installTensorBindings() {
         // MARK: constructors
-        def("dode.zeros", "dode.zeros(d1, d2, ... [, {dtype=}]) or dode.zeros({d1, ...} [, opts])",
-            "A new zero tensor (Float64 unless `dtype = 'float32'`).") { a in
+        def("dode.zeros", "dode.zeros(d1, d2, ... [, {dtype=}]) or dode.zeros({d1, ...} [, opts])", """
+            A new zero tensor (Float64 unless `dtype = 'float32'`).
+            """) { a in
             let (shape, next) = try a.shape(from: 1)
             let o = try a.options(next, allowed: ["dtype"])
             return a.push(try Tensor(zeros: shape, dtype: try o.dtype() ?? .float64))
@@ -24,13 +25,15 @@ extension LuaVM {
             let o = try a.options(next + 1, allowed: ["dtype"])
             return a.push(try Tensor.full(shape, v, dtype: try o.dtype() ?? .float64))
         }
-        def("dode.linspace", "dode.linspace(a, b, n [, {dtype=}])", "`n` evenly spaced values from a to b inclusive.") { a in
+        def("dode.linspace", "dode.linspace(a, b, n [, {dtype=}])",
+            "`n` evenly spaced values from a to b inclusive.") { a in
             let lo = try a.finite(1), hi = try a.finite(2), n = try a.nonNegativeInt(3)
             let o = try a.options(4, allowed: ["dtype"])
             return a.push(try Tensor.linspace(lo, hi, n, dtype: try o.dtype() ?? .float64))
         }
-        def("dode.arange", "dode.arange(a, b [, step [, {dtype=}]])",
-            "Values a, a+step, ... strictly below b (numpy's arange; step defaults to 1).") { a in
+        def("dode.arange", "dode.arange(a, b [, step [, {dtype=}]])", """
+            Values a, a+step, ... strictly below b (numpy's arange; step defaults to 1).
+            """) { a in
             let lo = try a.finite(1), hi = try a.finite(2)
             var next: Int32 = 3
             var step = 1.0
@@ -44,8 +47,10 @@ extension LuaVM {
             let o = try a.options(2, allowed: ["dtype"])
             return a.push(try Tensor.eye(n, dtype: try o.dtype() ?? .float64))
         }
-        def("dode.tensor", "dode.tensor(values [, {dtype=}])",
-            "A tensor from a number or nested tables of numbers (rectangular), e.g. `dode.tensor{{1, 2}, {3, 4}}`.") { a in
+        def("dode.tensor", "dode.tensor(values [, {dtype=}])", """
+            A tensor from a number or nested tables of numbers (rectangular), e.g. `dode.tensor{{1, 2}, {3, \
+            4}}`.
+            """) { a in
             guard a.isTable(1) || a.isNumber(1) else { throw a.fail(1, "a number or a nested table of numbers") }
             let o = try a.options(2, allowed: ["dtype"])
             var shape: [Int] = []
@@ -59,7 +64,8 @@ extension LuaVM {
             let dim = a.isNil(2) ? 1 : try a.positiveInt(2)
             return a.push(try Tensor.cat(ts, dim: dim - 1))
         }
-        def("dode.stack", "dode.stack({t1, t2, ...})", "Stacks equal-shaped tensors along a new first dimension.") { a in
+        def("dode.stack", "dode.stack({t1, t2, ...})",
+            "Stacks equal-shaped tensors along a new first dimension.") { a in
             a.push(try Tensor.stack(try a.vm.tensorList(1, args: a)))
         }
         def("dode.mm", "dode.mm(a, b)", "Matrix product of two 2-D tensors (OpenBLAS).") { a in
@@ -70,15 +76,20 @@ extension LuaVM {
         }
 
         // MARK: randomness
-        def("dode.Generator", "dode.Generator(seed)",
-            "An explicit, seeded, counter-based (Philox-4x32-10) generator. Row i of a draw depends only on the seed, the draw counter and i.") { a in
+        def("dode.Generator", "dode.Generator(seed)", """
+            An explicit, seeded, counter-based (Philox-4x32-10) generator. Row i of a draw depends only on \
+            the seed, the draw counter and i.
+            """) { a in
             let seed = try a.int(1, in: 0...Int.max, "a non-negative integer seed")
             a.vm.push(Generator(seed: UInt64(seed)))
             return 1
         }
         for (kind, text) in [("randn", "standard normal"), ("rand", "uniform (0, 1)")] {
-            def("dode.\(kind)", "dode.\(kind)(g, d1, d2, ... [, {dtype=, offset=}])",
-                "A tensor of \(text) samples from generator g. Row i (1-based) depends only on the seed, g's draw counter and i, so the same rows come out whatever the first size; `offset = k` starts at row k + 1. Advances g's counter by one.") { a in
+            def("dode.\(kind)", "dode.\(kind)(g, d1, d2, ... [, {dtype=, offset=}])", """
+                A tensor of \(text) samples from generator g. Row i (1-based) depends only on the seed, g's \
+                draw counter and i, so the same rows come out whatever the first size; `offset = k` starts \
+                at row k + 1. Advances g's counter by one.
+                """) { a in
                 let g = try a.generator(1)
                 let (shape, next) = try a.shape(from: 2)
                 let o = try a.options(next, allowed: ["dtype", "offset"])
@@ -99,7 +110,9 @@ extension LuaVM {
             return a.push("dode.Generator(seed \(g.seed), draws \(g.counter))")
         }
 
-        installTensorMethods()
+        installTensorShapeMethods()
+        installTensorMathMethods()
+        installTensorMetamethods()
     }
 
     /// Reads nested Lua tables of numbers into a flat array and a shape.
@@ -115,11 +128,14 @@ extension LuaVM {
         guard lua_type(L, idx) == LUA_TTABLE else {
             throw a.error("argument 1 must contain only numbers and tables (found \(LuaArgs.describe(L, idx)))")
         }
-        guard depth < LuaArgs.maxRank else { throw a.error("argument 1 is nested deeper than \(LuaArgs.maxRank) levels") }
+        guard depth < LuaArgs.maxRank else {
+            throw a.error("argument 1 is nested deeper than \(LuaArgs.maxRank) levels")
+        }
         let n = Int(lua_rawlen(L, idx))
         if depth == shape.count { shape.append(n) }
         else if shape[depth] != n {
-            throw a.error("argument 1 is not rectangular (rows of length \(shape[depth]) and \(n) at depth \(depth + 1))")
+            throw a.error("argument 1 is not rectangular " +
+                          "(rows of length \(shape[depth]) and \(n) at depth \(depth + 1))")
         }
         let abs = lua_absindex(L, idx)
         for k in 0..<n {
@@ -141,7 +157,9 @@ extension LuaVM {
             lua_rawgeti(L, idx, lua_Integer(k))
             let t = LuaArgs.tensorAt(L, -1)
             dode_pop(L, 1)
-            guard let t else { throw a.error("\(a.label(idx)) must be a table of tensors (entry \(k) is not a tensor)") }
+            guard let t else {
+                throw a.error("\(a.label(idx)) must be a table of tensors (entry \(k) is not a tensor)")
+            }
             out.append(t)
         }
         return out

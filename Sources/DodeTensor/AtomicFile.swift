@@ -8,10 +8,13 @@ public enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir, isDirectory: &isDir), isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: dir.isEmpty ? "." : dir, isDirectory: &isDir),
+              isDir.boolValue else {
             throw TensorError("cannot write '\(path)': folder '\(dir)' does not exist")
         }
-        let tmp = (dir.isEmpty ? "." : dir) + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let folder = dir.isEmpty ? "." : dir
+        removeStaleTemporaries(folder: folder, name: url.lastPathComponent)
+        let tmp = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw TensorError("cannot write '\(path)': \(String(cString: strerror(errno)))") }
         var ok = true
@@ -30,6 +33,21 @@ public enum AtomicFile {
             unlink(tmp)
             throw TensorError("cannot write '\(path)': \(ok ? String(cString: strerror(errno)) : err)")
         }
+        // The rename itself reaches the disk with the folder's metadata.
+        let dfd = open(folder, O_RDONLY | O_DIRECTORY)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+
+    /// Temporary files of this name left by writers that died before their rename (`kill -9`,
+    /// a power cut): `.<name>.tmp-<pid>-<random>` whose process no longer exists.
+    static func removeStaleTemporaries(folder: String, name: String) {
+        let prefix = "." + name + ".tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for e in entries where e.hasPrefix(prefix) {
+            let rest = e.dropFirst(prefix.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ pid_t($0) }), pid > 0 else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(folder + "/" + e) }
+        }
     }
 
     /// Reads a whole file, with an error naming it.
@@ -39,6 +57,12 @@ public enum AtomicFile {
             throw TensorError("cannot read '\(path)': no such file")
         }
         if isDir.boolValue { throw TensorError("cannot read '\(path)': it is a folder") }
+        // A file is read whole: one larger than the size cap is refused before reading it.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+           size.int64Value > Int64(TensorLimits.maxBytes) {
+            throw TensorError("cannot read '\(path)': its \(size.int64Value) bytes are above the size cap of " +
+                              "\(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+        }
         guard let d = FileManager.default.contents(atPath: path) else {
             throw TensorError("cannot read '\(path)': permission denied or unreadable")
         }

@@ -24,15 +24,37 @@ public enum K {
     public enum Sub: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a - b } }
     public enum Mul: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a * b } }
     public enum Div: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a / b } }
-    public enum Pow: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { T.pow(a, b) } }
-    public enum Max: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a.isNaN || b.isNaN ? .nan : Swift.max(a, b) } }
-    public enum Min: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a.isNaN || b.isNaN ? .nan : Swift.min(a, b) } }
-    public enum Lt: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a < b ? 1 : 0 } }
-    public enum Le: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a <= b ? 1 : 0 } }
-    public enum Gt: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a > b ? 1 : 0 } }
-    public enum Ge: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a >= b ? 1 : 0 } }
-    public enum Eq: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a == b ? 1 : 0 } }
-    public enum Ne: BinaryKernel { @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a != b ? 1 : 0 } }
+    public enum Pow: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { T.pow(a, b) }
+    }
+    public enum Max: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T {
+            a.isNaN || b.isNaN ? .nan : Swift.max(a, b)
+        }
+    }
+    public enum Min: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T {
+            a.isNaN || b.isNaN ? .nan : Swift.min(a, b)
+        }
+    }
+    public enum Lt: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a < b ? 1 : 0 }
+    }
+    public enum Le: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a <= b ? 1 : 0 }
+    }
+    public enum Gt: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a > b ? 1 : 0 }
+    }
+    public enum Ge: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a >= b ? 1 : 0 }
+    }
+    public enum Eq: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a == b ? 1 : 0 }
+    }
+    public enum Ne: BinaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ a: T, _ b: T) -> T { a != b ? 1 : 0 }
+    }
 
     public enum Neg: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { -x } }
     public enum Abs: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { Swift.abs(x) } }
@@ -41,9 +63,15 @@ public enum K {
     public enum Sqrt: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.squareRoot() } }
     public enum Square: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x * x } }
     public enum Tanh: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { T.tanh(x) } }
-    public enum Sigmoid: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) } }
-    public enum Silu: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x / (1 + T.exp(-x)) } }
-    public enum Relu: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x > 0 ? x : (x.isNaN ? x : 0) } }
+    public enum Sigmoid: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
+    }
+    public enum Silu: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x / (1 + T.exp(-x)) }
+    }
+    public enum Relu: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x > 0 ? x : (x.isNaN ? x : 0) }
+    }
     /// GELU with the tanh approximation? No: the exact erf form, as PyTorch's default `gelu`.
     public enum Gelu: UnaryKernel {
         @inlinable public static func f<T: TensorScalar>(_ x: T) -> T {
@@ -52,10 +80,16 @@ public enum K {
     }
     public enum Sin: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { T.sin(x) } }
     public enum Cos: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { T.cos(x) } }
-    public enum Floor: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.rounded(.down) } }
+    public enum Floor: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.rounded(.down) }
+    }
     public enum Ceil: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.rounded(.up) } }
-    public enum Round: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.rounded(.toNearestOrEven) } }
-    public enum Sign: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : x) } }
+    public enum Round: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x.rounded(.toNearestOrEven) }
+    }
+    public enum Sign: UnaryKernel {
+        @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : x) }
+    }
     public enum Reciprocal: UnaryKernel { @inlinable public static func f<T: TensorScalar>(_ x: T) -> T { 1 / x } }
 }
 

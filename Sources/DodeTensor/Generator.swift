@@ -2,7 +2,7 @@ import Foundation
 
 /// A counter-based random generator (Philox-4x32-10, Salmon et al. 2011).
 ///
-/// The row rule (design.md, "Randomness"): a draw of shape (n, ...) fills row i from
+/// The row rule (docs/design.md §2.3): a draw of shape (n, ...) fills row i from
 /// (seed, draw counter, i) alone, then advances the counter by one. So the same rows come out
 /// whatever n is, successive draws differ, `offset` draws a later chunk of the same rows, and
 /// nothing depends on the thread count. Within a row, element j uses Philox block j/2 (each block
@@ -21,7 +21,8 @@ public final class Generator: @unchecked Sendable {
 
     /// Philox-4x32 with 10 rounds.
     @inlinable
-    static func philox(_ c: (UInt32, UInt32, UInt32, UInt32), key: (UInt32, UInt32)) -> (UInt32, UInt32, UInt32, UInt32) {
+    static func philox(_ c: (UInt32, UInt32, UInt32, UInt32),
+                       key: (UInt32, UInt32)) -> (UInt32, UInt32, UInt32, UInt32) {
         var (c0, c1, c2, c3) = c
         var (k0, k1) = key
         for _ in 0..<10 {
@@ -43,7 +44,9 @@ public final class Generator: @unchecked Sendable {
     @inlinable
     static func uniforms(seed: UInt64, draw: UInt64, row: UInt64, block: UInt64) -> (Double, Double) {
         let r = philox((UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: row),
-                        UInt32(truncatingIfNeeded: draw), UInt32(truncatingIfNeeded: draw >> 32) ^ UInt32(truncatingIfNeeded: row >> 32) &* 0x9E37_79B9 ^ UInt32(truncatingIfNeeded: block >> 32) &* 0x85EB_CA6B),
+                        UInt32(truncatingIfNeeded: draw),
+                        UInt32(truncatingIfNeeded: draw >> 32) ^ UInt32(truncatingIfNeeded: row >> 32) &* 0x9E37_79B9
+                            ^ UInt32(truncatingIfNeeded: block >> 32) &* 0x85EB_CA6B),
                        key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
         let a = (UInt64(r.0) << 21) ^ UInt64(r.1 >> 11)   // 53 bits
         let b = (UInt64(r.2) << 21) ^ UInt64(r.3 >> 11)

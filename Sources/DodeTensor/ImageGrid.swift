@@ -3,7 +3,8 @@
 /// (nearest neighbour), `pad` pixels of grey between cells.
 public enum ImageGrid {
     public static func render(_ x: Tensor, height h: Int, width w: Int, channels c: Int, columns: Int,
-                              scale: Int, lo: Double, hi: Double, pad: Int) throws -> (pixels: [UInt8], width: Int, height: Int) {
+                              scale: Int, lo: Double, hi: Double,
+                              pad: Int) throws -> (pixels: [UInt8], width: Int, height: Int) {
         guard c == 1 || c == 3 else { throw TensorError("channels must be 1 or 3 (got \(c))") }
         guard h >= 1, w >= 1, scale >= 1, scale <= 64, pad >= 0, pad <= 64, columns >= 1 else {
             throw TensorError("invalid image geometry")
@@ -17,7 +18,10 @@ public enum ImageGrid {
         let cols = Swift.min(columns, n), rows = (n + cols - 1) / cols
         let cw = w * scale, chh = h * scale
         let W = cols * cw + (cols + 1) * pad, H = rows * chh + (rows + 1) * pad
-        guard W * H <= 1 << 26 else { throw TensorError("the grid image would be \(W)x\(H) pixels, too large") }
+        let (area, o) = W.multipliedReportingOverflow(by: H)
+        guard !o, area <= 1 << 26 else {
+            throw TensorError("the grid image would be \(W)x\(H) pixels, too large (at most 2^26)")
+        }
         var px = [UInt8](repeating: 128, count: W * H * c)
         let v = x.contiguous().to(.float64).toArray()
         for i in 0..<n {

@@ -16,7 +16,8 @@ public enum NPY {
 
     public static func encode(_ t: Tensor) -> Data {
         let descr = t.dtype == .float64 ? "<f8" : "<f4"
-        let shapeText = t.shape.isEmpty ? "()" : (t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")")
+        let shapeText = t.shape.isEmpty ? "()"
+            : (t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")")
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
         let total = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
@@ -44,8 +45,11 @@ public enum NPY {
             headerLen = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24; start = 12
         default: throw fail("unsupported version \(major)")
         }
-        guard start + headerLen <= bytes.count else { throw fail("header length \(headerLen) runs past the end of the file (\(bytes.count) bytes)") }
-        guard let header = String(bytes: bytes[start..<(start + headerLen)], encoding: major == 3 ? .utf8 : .isoLatin1) else {
+        guard start + headerLen <= bytes.count else {
+            throw fail("header length \(headerLen) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        guard let header = String(bytes: bytes[start..<(start + headerLen)],
+                                  encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw fail("header is not text")
         }
         guard let descr = field(header, "descr") else { throw fail("header has no 'descr'") }
@@ -70,11 +74,14 @@ public enum NPY {
         guard "<>|=".contains(order) else { throw fail("unsupported byte order in descr \(descr)") }
         guard "fiub".contains(kind), !(kind == "f" && size == 1) else { throw fail("unsupported descr \(descr)") }
         let dtype: DType = kind == "f" && size == 4 ? .float32 : .float64
-        let count = try TensorLimits.checkedCount(shape, dtype: dtype)
+        let count: Int
+        do { count = try TensorLimits.checkedCount(shape, dtype: dtype) }
+        catch let e as TensorError { throw fail(e.message) }
         let dataStart = start + headerLen
         let (need, o) = count.multipliedReportingOverflow(by: size)
         guard !o, bytes.count - dataStart >= need else {
-            throw fail("shape \(formatShape(shape)) needs \(o ? "too many" : String(need)) bytes of data, the file has \(bytes.count - dataStart)")
+            throw fail("shape \(formatShape(shape)) needs \(o ? "too many" : String(need)) bytes of data, " +
+                       "the file has \(bytes.count - dataStart)")
         }
         let fshape = fortran ? Array(shape.reversed()) : shape
         let t = try Tensor.empty(fshape, dtype: dtype)

@@ -8,8 +8,11 @@ public enum PNG {
 
     /// Encodes `pixels` (row-major, `channels` bytes per pixel: 1 grey, 3 RGB).
     public static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> Data {
-        guard channels == 1 || channels == 3 else { throw TensorError("PNG: channels must be 1 or 3 (got \(channels))") }
-        guard width >= 1, height >= 1, width <= 1 << 24, height <= 1 << 24, pixels.count == width * height * channels else {
+        guard channels == 1 || channels == 3 else {
+            throw TensorError("PNG: channels must be 1 or 3 (got \(channels))")
+        }
+        guard width >= 1, height >= 1, width <= 1 << 24, height <= 1 << 24,
+              pixels.count == width * height * channels else {
             throw TensorError("PNG: \(pixels.count) bytes do not make a \(width)x\(height)x\(channels) image")
         }
         var raw = [UInt8]()
@@ -34,7 +37,9 @@ public enum PNG {
             var crc = UInt32(tb.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }).bigEndian
             out.append(Data(bytes: &crc, count: 4))
         }
-        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        func be32(_ v: Int) -> [UInt8] {
+            [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+        }
         chunk("IHDR", be32(width) + be32(height) + [8, channels == 1 ? 0 : 2, 0, 0, 0])
         chunk("IDAT", comp)
         chunk("IEND", [])
@@ -58,14 +63,18 @@ public enum PNG {
             let type = String(bytes: b[(i + 4)..<(i + 8)], encoding: .ascii) ?? "?"
             let body = Array(b[(i + 8)..<(i + 8 + len)])
             let crcStored = UInt32(be32(i + 8 + len))
-            let crc = UInt32(Array(b[(i + 4)..<(i + 8 + len)]).withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) })
+            let crc = UInt32(Array(b[(i + 4)..<(i + 8 + len)]).withUnsafeBufferPointer {
+                crc32(0, $0.baseAddress, uInt($0.count))
+            })
             guard crc == crcStored else { throw fail("bad CRC in chunk \(type)") }
             switch type {
             case "IHDR":
                 guard len == 13 else { throw fail("bad IHDR") }
                 w = Int(body[0]) << 24 | Int(body[1]) << 16 | Int(body[2]) << 8 | Int(body[3])
                 h = Int(body[4]) << 24 | Int(body[5]) << 16 | Int(body[6]) << 8 | Int(body[7])
-                guard body[8] == 8, body[12] == 0, body[9] == 0 || body[9] == 2 else { throw fail("only 8-bit grey/RGB non-interlaced images") }
+                guard body[8] == 8, body[12] == 0, body[9] == 0 || body[9] == 2 else {
+                    throw fail("only 8-bit grey/RGB non-interlaced images")
+                }
                 ch = body[9] == 0 ? 1 : 3
             case "IDAT": idat += body
             default: break
@@ -74,7 +83,16 @@ public enum PNG {
         }
         guard w > 0, h > 0, w <= 1 << 16, h <= 1 << 16 else { throw fail("missing or invalid IHDR") }
         let stride = w * ch
-        var rawLen = uLongf((stride + 1) * h)
+        // Refused before anything is allocated: a size above the cap, or more bytes than the
+        // compressed data can hold (deflate expands by at most 1032:1).
+        let need = (stride + 1) * h
+        guard need <= TensorLimits.maxBytes else {
+            throw fail("a \(w)x\(h) image needs \(need) bytes, above the size cap of \(TensorLimits.maxBytes) bytes")
+        }
+        guard need <= idat.count * 1032 + 1024 else {
+            throw fail("\(idat.count) bytes of image data cannot hold a \(w)x\(h) image")
+        }
+        var rawLen = uLongf(need)
         var raw = [UInt8](repeating: 0, count: Int(rawLen))
         let rc = raw.withUnsafeMutableBufferPointer { r in idat.withUnsafeBufferPointer { c in
             uncompress(r.baseAddress, &rawLen, c.baseAddress, uLong(c.count))

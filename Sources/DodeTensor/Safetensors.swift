@@ -48,7 +48,9 @@ public enum Safetensors {
         guard bytes.count >= 8 else { throw fail("shorter than the 8-byte header length") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard n <= UInt64(bytes.count - 8) else { throw fail("header length \(n) runs past the end of the file (\(bytes.count) bytes)") }
+        guard n <= UInt64(bytes.count - 8) else {
+            throw fail("header length \(n) runs past the end of the file (\(bytes.count) bytes)")
+        }
         let hlen = Int(n)
         guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + hlen)])),
               let header = obj as? [String: Any] else { throw fail("header is not a JSON object") }
@@ -73,7 +75,10 @@ public enum Safetensors {
                   let b0 = (offs[0] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }),
                   let b1 = (offs[1] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }),
                   b0 >= 0, b1 >= b0 else { throw fail("entry '\(key)' has invalid data_offsets") }
-            guard b1 <= dataLen else { throw fail("tensor '\(key)' data (bytes \(b0)..\(b1)) runs past the end of the file (\(dataLen) data bytes)") }
+            guard b1 <= dataLen else {
+                throw fail("tensor '\(key)' data (bytes \(b0)..\(b1)) runs past the end of the file " +
+                           "(\(dataLen) data bytes)")
+            }
             let elemSize: Int, outType: DType
             switch dt {
             case "F64": elemSize = 8; outType = .float64
@@ -85,10 +90,13 @@ public enum Safetensors {
             case "I64", "U64": elemSize = 8; outType = .float64
             default: throw fail("tensor '\(key)' has unsupported dtype \(dt)")
             }
-            let count = try TensorLimits.checkedCount(shape, dtype: outType)
+            let count: Int
+            do { count = try TensorLimits.checkedCount(shape, dtype: outType) }
+            catch let e as TensorError { throw fail("tensor '\(key)': \(e.message)") }
             guard count.multipliedReportingOverflow(by: elemSize).partialValue == b1 - b0,
                   !count.multipliedReportingOverflow(by: elemSize).overflow else {
-                throw fail("tensor '\(key)' of shape \(formatShape(shape)) and dtype \(dt) needs \(count &* elemSize) bytes, its data_offsets give \(b1 - b0)")
+                throw fail("tensor '\(key)' of shape \(formatShape(shape)) and dtype \(dt) " +
+                           "needs \(count &* elemSize) bytes, its data_offsets give \(b1 - b0)")
             }
             let t = try Tensor.empty(shape, dtype: outType)
             bytes.withUnsafeBufferPointer { buf in

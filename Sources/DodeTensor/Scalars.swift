@@ -1,5 +1,9 @@
 import Foundation
 
+// The element types' math functions, from the C library (Foundation): `pow` keeps C's (and
+// numpy's) meaning for negative bases with integral exponents, (−2)^3 = −8, where
+// swift-numerics' RealModule returns NaN for every negative base.
+
 extension Double: TensorScalar {
     @inlinable public static var dtype: DType { .float64 }
     @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }

@@ -35,20 +35,25 @@ public enum TensorLimits {
             let (m, o) = n.multipliedReportingOverflow(by: d)
             // Strides multiply the non-zero sizes: they must fit too, even for an empty tensor.
             let (sp, o2) = span.multipliedReportingOverflow(by: Swift.max(d, 1))
-            if o || o2 || sp > Int.max / 16 { throw TensorError("shape \(shape.map(String.init).joined(separator: "x")) is too large") }
+            if o || o2 || sp > Int.max / 16 {
+                throw TensorError("shape \(shape.map(String.init).joined(separator: "x")) is too large")
+            }
             n = m
             span = sp
         }
         let (bytes, o) = n.multipliedReportingOverflow(by: dtype.size)
         if o || bytes > maxBytes {
-            throw TensorError("a \(dtype.rawValue) tensor of shape \(formatShape(shape)) needs \(o ? "more than Int.max" : String(bytes)) bytes, above the size cap of \(maxBytes) bytes")
+            throw TensorError("a \(dtype.rawValue) tensor of shape \(formatShape(shape)) needs " +
+                              "\(o ? "more than Int.max" : String(bytes)) bytes, " +
+                              "above the size cap of \(maxBytes) bytes")
         }
         return n
     }
 }
 
 /// A contiguous, 16-byte aligned buffer of one dtype (plain malloc alignment: larger alignments
-/// make glibc carve fresh memory instead of reusing freed blocks; kernels load unaligned). Tensors are views into a storage.
+/// make glibc carve fresh memory instead of reusing freed blocks; kernels load unaligned).
+/// Tensors are views into a storage.
 public final class Storage: @unchecked Sendable {
     public let dtype: DType
     public let count: Int

@@ -54,7 +54,8 @@ extension Tensor {
             }
             a[dim] = 0; b[dim] = 0
             guard a == b else {
-                throw TensorError("cannot concatenate shapes \(formatShape(first.shape)) and \(formatShape(t.shape)) along dimension \(dim + 1)")
+                throw TensorError("cannot concatenate shapes \(formatShape(first.shape)) " +
+                                  "and \(formatShape(t.shape)) along dimension \(dim + 1)")
             }
             total += t.shape[dim]
             dt = DType.promote(dt, t.dtype)

@@ -53,7 +53,8 @@ extension Tensor {
 
     static func runUnary(_ op: UnaryOp, out: Tensor, _ a: Tensor) {
         // SiLU on Float32 (the activation of networks) has a vectorised C kernel.
-        if op == .silu && out.dtype == .float32 && a.dtype == .float32 && out.isContiguous && a.isContiguous && a.count == out.count {
+        if op == .silu && out.dtype == .float32 && a.dtype == .float32 && out.isContiguous && a.isContiguous
+            && a.count == out.count {
             let (o, x) = (UnsafeSendable(out.pointer(Float.self)), UnsafeSendable(a.pointer(Float.self)))
             Parallel.forRanges(count: out.count, grain: 1 << 15) { r in
                 dode_silu_f32(x.value + r.lowerBound, o.value + r.lowerBound, r.count)
@@ -109,7 +110,8 @@ extension Tensor {
     public func apply(_ op: BinaryOp, _ b: Tensor) throws {
         let shape = try Broadcast.shape(self.shape, b.shape)
         guard shape == self.shape else {
-            throw TensorError("shape \(formatShape(b.shape)) cannot be broadcast to \(formatShape(self.shape)) in place")
+            throw TensorError("shape \(formatShape(b.shape)) cannot be broadcast to \(formatShape(self.shape)) " +
+                              "in place")
         }
         Tensor.runBinary(op, out: self, self, b.to(dtype))
     }
@@ -139,7 +141,8 @@ extension Tensor {
     public func axpby(_ a: Double, _ x: Tensor, _ b: Double) throws {
         let shape = try Broadcast.shape(self.shape, x.shape)
         guard shape == self.shape else {
-            throw TensorError("shape \(formatShape(x.shape)) cannot be broadcast to \(formatShape(self.shape)) in place")
+            throw TensorError("shape \(formatShape(x.shape)) cannot be broadcast to \(formatShape(self.shape)) " +
+                              "in place")
         }
         let xv = x.to(dtype)
         switch dtype {
@@ -200,7 +203,8 @@ extension Tensor {
     /// otherwise, summed in four independent 8-lane accumulators (a single scalar sum would wait
     /// on the add latency for every element).
     @inlinable
-    static func nonFinite<T: TensorScalar & BinaryFloatingPoint & SIMDScalar>(_ p: UnsafeMutablePointer<T>, _ n: Int) -> Bool {
+    static func nonFinite<T: TensorScalar & BinaryFloatingPoint & SIMDScalar>(_ p: UnsafeMutablePointer<T>,
+                                                                              _ n: Int) -> Bool {
         var a0 = SIMD8<T>(), a1 = a0, a2 = a0, a3 = a0
         var i = 0
         let raw = UnsafeRawPointer(p), w = MemoryLayout<T>.stride

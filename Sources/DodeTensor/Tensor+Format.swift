@@ -46,7 +46,9 @@ extension Tensor: CustomStringConvertible {
                 return
             }
             if t.rank == 2 {
-                if !prefix.isEmpty { lines.append("(" + prefix.map { String($0 + 1) }.joined(separator: ",") + ",.,.)") }
+                if !prefix.isEmpty {
+                    lines.append("(" + prefix.map { String($0 + 1) }.joined(separator: ",") + ",.,.)")
+                }
                 for i in shownIndices(t.shape[0]) {
                     if let i { render(t.selectUnchecked(0, i), prefix: prefix + [i]) } else { lines.append("...") }
                 }

@@ -17,7 +17,8 @@ extension Tensor {
             throw TensorError("expected 2-D tensors, got \(formatShape(a.shape)) and \(formatShape(b.shape))")
         }
         guard a.shape[1] == b.shape[0] else {
-            throw TensorError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) cannot be multiplied (inner sizes \(a.shape[1]) and \(b.shape[0]))")
+            throw TensorError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) cannot be multiplied " +
+                              "(inner sizes \(a.shape[1]) and \(b.shape[0]))")
         }
         let dt = DType.promote(a.dtype, b.dtype)
         let out = try Tensor(zeros: [a.shape[0], b.shape[1]], dtype: dt)
@@ -61,4 +62,49 @@ extension Tensor {
 public enum BLAS {
     /// Sets OpenBLAS's thread count.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}
+
+extension BLAS {
+    /// Rows per sgemm call of `linearRows`, and the fewest rows any call gets (a shorter last
+    /// block is padded). OpenBLAS takes other code paths for a handful of rows (measured: 1–18
+    /// rows round differently from 19 and more) and when its own threads split a product, so a
+    /// sample's output would depend on the batch it sits in.
+    static let rowBlock = 256, minRows = 64
+
+    /// out[r] = W·x[r] + bias for `rows` rows of `fin` Float32 values (W is fout×fin, row-major):
+    /// a linear layer over a batch. Batch-invariant bit for bit: rows go through single-threaded
+    /// sgemm calls of `rowBlock` rows (a last block of fewer than `minRows` is padded), spread over
+    /// the worker pool, so a row's result depends on its values alone — not on the batch size,
+    /// its place in the batch or the thread count (sharded MPI runs rely on this).
+    public static func linearRows(_ x: UnsafePointer<Float>, rows: Int, fin: Int,
+                                  weight w: UnsafePointer<Float>, fout: Int,
+                                  bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) throws {
+        guard rows > 0, fout > 0 else { return }
+        guard fin <= Int(Int32.max), fout <= Int(Int32.max) else {
+            throw TensorError("matrix dimensions above 2^31-1 are not supported by BLAS")
+        }
+        let blocks = (rows + rowBlock - 1) / rowBlock
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
+        let xs = UnsafeSendable(x), ws = UnsafeSendable(w), bs = UnsafeSendable(bias), os = UnsafeSendable(out)
+        Parallel.forEach(chunks: blocks) { c in
+            let r0 = c * rowBlock, n = Swift.min(rowBlock, rows - r0)
+            let m = Swift.max(n, minRows)
+            // A short block runs on a zero-padded copy of its rows.
+            var padIn: UnsafeMutablePointer<Float>? = nil, padOut: UnsafeMutablePointer<Float>? = nil
+            if m > n {
+                padIn = .allocate(capacity: m * fin); padOut = .allocate(capacity: m * fout)
+                padIn!.update(from: xs.value + r0 * fin, count: n * fin)
+                (padIn! + n * fin).update(repeating: 0, count: (m - n) * fin)
+            }
+            defer { padIn?.deallocate(); padOut?.deallocate() }
+            let src = padIn.map { UnsafePointer($0) } ?? xs.value + r0 * fin
+            let dst = padOut ?? os.value + r0 * fout
+            if let b = bs.value { for r in 0..<m { (dst + r * fout).update(from: b, count: fout) } }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(fout), Int32(fin), 1,
+                        src, Int32(fin), ws.value, Int32(fin), bs.value == nil ? 0 : 1, dst, Int32(fout))
+            if let padOut { (os.value + r0 * fout).update(from: padOut, count: n * fout) }
+        }
+    }
 }

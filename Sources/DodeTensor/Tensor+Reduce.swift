@@ -133,7 +133,8 @@ extension Tensor {
                     else { for i in 0..<inner { acc[i] += row[i] } }
                 }
                 for i in 0..<inner {
-                    result[o * inner + i] = kind == .mean ? acc[i] / Double(n) : (kind == .norm ? acc[i].squareRoot() : acc[i])
+                    result[o * inner + i] = kind == .mean ? acc[i] / Double(n)
+                        : (kind == .norm ? acc[i].squareRoot() : acc[i])
                 }
             case .max, .min, .argmax, .argmin:
                 let isMax = kind == .max || kind == .argmax

@@ -93,14 +93,6 @@ public final class Tensor: @unchecked Sendable {
 
     // MARK: element access (slow path, for small work and tests)
 
-    /// Storage index of a multi-index (0-based, unchecked).
-    @inlinable
-    public func linearIndex(_ idx: [Int]) -> Int {
-        var o = offset
-        for i in 0..<idx.count { o += idx[i] * strides[i] }
-        return o
-    }
-
     /// Storage index of element `flat` in row-major order of the view.
     func storageIndex(flat: Int) -> Int {
         var rem = flat, o = offset
@@ -163,7 +155,8 @@ public final class Tensor: @unchecked Sendable {
                 known = m
             }
             if known == 0 || count % known != 0 {
-                throw TensorError("cannot reshape \(formatShape(self.shape)) (\(count) elements) into \(newShape.map(String.init).joined(separator: "x"))")
+                throw TensorError("cannot reshape \(formatShape(self.shape)) (\(count) elements) " +
+                                  "into \(newShape.map(String.init).joined(separator: "x"))")
             }
             shape[u] = count / known
         }
@@ -174,7 +167,8 @@ public final class Tensor: @unchecked Sendable {
             n = m
         }
         if n != count {
-            throw TensorError("cannot reshape \(formatShape(self.shape)) (\(count) elements) into \(formatShape(shape)) (\(n) elements)")
+            throw TensorError("cannot reshape \(formatShape(self.shape)) (\(count) elements) " +
+                              "into \(formatShape(shape)) (\(n) elements)")
         }
         let base = isContiguous ? self : clone()
         return Tensor(storage: base.storage, offset: base.offset, shape: shape,
@@ -183,9 +177,12 @@ public final class Tensor: @unchecked Sendable {
 
     /// Elements `start ..< start+length` along dimension `dim` (0-based), sharing storage.
     public func narrow(_ dim: Int, _ start: Int, _ length: Int) throws -> Tensor {
-        guard dim >= 0 && dim < rank else { throw TensorError("dimension \(dim + 1) out of range for a \(rank)-D tensor") }
+        guard dim >= 0 && dim < rank else {
+            throw TensorError("dimension \(dim + 1) out of range for a \(rank)-D tensor")
+        }
         guard start >= 0, length >= 0, start + length <= shape[dim] else {
-            throw TensorError("range \(start + 1)..\(start + length) out of bounds for dimension \(dim + 1) of size \(shape[dim])")
+            throw TensorError("range \(start + 1)..\(start + length) out of bounds for dimension \(dim + 1) " +
+                              "of size \(shape[dim])")
         }
         var s = shape
         s[dim] = length
@@ -194,7 +191,9 @@ public final class Tensor: @unchecked Sendable {
 
     /// The slice at `index` along `dim` (0-based); the dimension is removed.
     public func select(_ dim: Int, _ index: Int) throws -> Tensor {
-        guard dim >= 0 && dim < rank else { throw TensorError("dimension \(dim + 1) out of range for a \(rank)-D tensor") }
+        guard dim >= 0 && dim < rank else {
+            throw TensorError("dimension \(dim + 1) out of range for a \(rank)-D tensor")
+        }
         guard index >= 0 && index < shape[dim] else {
             throw TensorError("index \(index + 1) out of bounds for dimension \(dim + 1) of size \(shape[dim])")
         }

@@ -79,7 +79,8 @@ final class WorkerPool: @unchecked Sendable {
         guard workers > 1 else { return false }
         return withoutActuallyEscaping(body) { body in
             pthread_mutex_lock(mutex)
-            let job = Job(generation: generation.load(ordering: .relaxed) + 1, chunks: chunks, workers: workers, body: body)
+            let job = Job(generation: generation.load(ordering: .relaxed) + 1, chunks: chunks, workers: workers,
+                          body: body)
             current = job
             generation.store(job.generation, ordering: .releasing)
             if sleepers > 0 { pthread_cond_broadcast(wake) }
@@ -110,7 +111,8 @@ final class WorkerPool: @unchecked Sendable {
             let index = started + 1
             // The thread starts from the current generation: a job published after this point is
             // new to it even if the thread only begins running later.
-            let context = Unmanaged.passRetained(Start(pool: self, index: index, seen: generation.load(ordering: .acquiring))).toOpaque()
+            let context = Unmanaged.passRetained(Start(pool: self, index: index,
+                                                       seen: generation.load(ordering: .acquiring))).toOpaque()
             var thread = pthread_t()
             guard pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()

@@ -1,5 +1,6 @@
 import CEdit
 import CLua
+import DodeCore
 import DodeLua
 import Foundation
 
@@ -9,9 +10,12 @@ nonisolated(unsafe) var completionMatches: [String] = []
 
 /// readline's generator protocol: state 0 computes the matches, each call returns the next one
 /// as a malloc'd string, nil when done.
-let completionGenerator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = { text, state in
+let completionGenerator: @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>? = {
+    text, state in
     if state == 0 {
-        completionMatches = completionVM.map { REPL.completions(for: text.map { String(cString: $0) } ?? "", vm: $0) } ?? []
+        completionMatches = completionVM.map {
+            REPL.completions(for: text.map { String(cString: $0) } ?? "", vm: $0)
+        } ?? []
     }
     let k = Int(state)
     guard k < completionMatches.count else { return nil }
@@ -73,7 +77,7 @@ struct REPL {
                 return .done
             }
         }
-        if dode_pcall_traceback(L, 0, LUA_MULTRET) != LUA_OK {
+        if vm.protectedCall(0, LUA_MULTRET) != LUA_OK {
             report()
             return .done
         }
@@ -81,7 +85,7 @@ struct REPL {
         if n > 0 {
             _ = dode_getglobal(L, "print")
             dode_insert(L, 1)
-            if dode_pcall_traceback(L, n, 0) != LUA_OK { report() }
+            if vm.protectedCall(n, 0) != LUA_OK { report() }
         }
         lua_settop(L, 0)
         return .done
@@ -104,7 +108,8 @@ struct REPL {
         dode_pushglobaltable(L)
         for p in parts {
             guard lua_type(L, -1) == LUA_TTABLE else { return [] }
-            lua_getfield(L, -1, p)
+            lua_pushstring(L, p)
+            lua_rawget(L, -2)   // raw: a failing __index must not raise through Swift
         }
         guard lua_type(L, -1) == LUA_TTABLE else { return [] }
         let prefix = parts.isEmpty ? "" : parts.joined(separator: ".") + "."

@@ -1,6 +1,9 @@
 import CEdit
 import CLua
+import DodeCore
 import DodeLua
+import DodeMPI
+import DodeTensor
 import Foundation
 
 // The `dode` command: a Lua 5.4 interpreter with the `dode` module preloaded.
@@ -17,9 +20,41 @@ With no arguments: a REPL when standard input is a terminal, otherwise standard 
 a script. The exit status is 1 when a script raises an error.
 """
 
-func fail(_ msg: String) -> Never {
-    FileHandle.standardError.write(Data("dode: \(msg)\n".utf8))
+/// Under mpirun: the MPI world, started before anything else runs (nil for a single process).
+let mpi: MPIWorld?
+do {
+    mpi = try MPIWorld.startIfLaunched()
+} catch {
+    FileHandle.standardError.write(Data("dode: cannot start MPI: \(error)\n".utf8))
     exit(1)
+}
+if let mpi {
+    World.current = mpi
+    // Ranks on one node share its cores: each takes its share for batch work and BLAS, unless
+    // DODE_THREADS says otherwise.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let threads = Int(ProcessInfo.processInfo.environment["DODE_THREADS"] ?? "")
+        ?? Swift.max(1, cores / Swift.max(1, mpi.localSize))
+    Parallel.threads = threads
+    BLAS.setThreads(threads)
+}
+
+/// Ends the process: under MPI a failing rank ends every rank (MPI_Abort) with its message,
+/// so no rank waits forever in a collective.
+func fail(_ msg: String) -> Never {
+    if let mpi, mpi.size > 1 {
+        FileHandle.standardError.write(Data("dode: rank \(mpi.rank) of \(mpi.size): \(msg)\n".utf8))
+        mpi.abort(code: 1)
+    }
+    FileHandle.standardError.write(Data("dode: \(msg)\n".utf8))
+    mpi?.finalize()
+    exit(1)
+}
+
+/// A normal end: MPI is finalised first.
+func finish() -> Never {
+    mpi?.finalize()
+    exit(0)
 }
 
 var chunks: [String] = []
@@ -31,9 +66,16 @@ var i = 0
 parse: while i < args.count {
     let a = args[i]
     switch a {
-    case "--version", "-v": print("dode \(dodeVersion) (Lua 5.4)"); exit(0)
-    case "--help", "-h": print(usage); exit(0)
-    case "--reference": print(LuaVM().referenceMarkdown()); exit(0)
+    case "--version", "-v": print("dode \(dodeVersion) (Lua 5.4)"); finish()
+    case "--help", "-h": print(usage); finish()
+    case "--reference": print(LuaVM().referenceMarkdown()); finish()
+    case "--kernel-server":   // hidden: the process behind a notebook kernel (KernelServer.swift)
+        guard i + 2 < args.count, let fin = Int32(args[i + 1]), let fout = Int32(args[i + 2]) else {
+            fail("'--kernel-server' needs the request and reply file descriptors")
+        }
+        let vm = LuaVM()
+        vm.setArgs(script: "", args: [], interpreter: CommandLine.arguments[0])
+        KernelServer(vm: vm, input: fin, output: fout).run()
     case "-i": interactive = true
     case "-e":
         guard i + 1 < args.count else { fail("'-e' needs a chunk") }
@@ -49,6 +91,11 @@ parse: while i < args.count {
 }
 
 let vm = LuaVM()
+vm.exitHandler = { code in
+    if code != 0, let mpi, mpi.size > 1 { mpi.abort(code: code) }
+    mpi?.finalize()
+    exit(code)
+}
 vm.setArgs(script: script ?? "", args: scriptArgs, interpreter: CommandLine.arguments[0])
 for c in chunks {
     if let err = vm.run(c, chunkName: "=(command line)") { fail(err) }
@@ -70,4 +117,4 @@ if interactive || (script == nil && chunks.isEmpty && stdinIsTTY) {
     let data = FileHandle.standardInput.readDataToEndOfFile()
     if let err = vm.run(String(decoding: data, as: UTF8.self), chunkName: "=stdin") { fail(err) }
 }
-exit(0)
+finish()

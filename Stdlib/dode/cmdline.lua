@@ -70,7 +70,9 @@ function M.parse(spec, args)
     end
     local name, value = a:match('^%-%-([%w_%-]+)=(.*)$')
     if not name then name = a:match('^%-%-([%w_%-]+)$') end
-    if not name then error(string.format("unexpected argument '%s' (options are --name value)\n%s", a, usage(spec, decls)), 0) end
+    if not name then
+      error(string.format("unexpected argument '%s' (options are --name value)\n%s", a, usage(spec, decls)), 0)
+    end
     local key = name:gsub('%-', '_')
     local d = byname[key]
     if not d and key:sub(1, 3) == 'no_' and byname[key:sub(4)] and type(byname[key:sub(4)][2]) == 'boolean' then

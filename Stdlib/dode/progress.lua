@@ -9,16 +9,20 @@
 --
 -- A line shows the label, a bar, done/total, the percentage, the rate (items/s, or s/item when
 -- slower than one a second) and the time left. On a terminal it redraws in place (`\r`) at most
--- every 0.1 s; otherwise (logs, pipes) it prints a plain line at most every `every` * 10
--- seconds (5 s by default) and a final line. `quiet = true`, or the environment variable
+-- every 0.1 s, and so it does in a notebook cell (one display updated in place); otherwise
+-- (logs, pipes) it prints a plain line at most every `every` * 10 seconds (5 s by default) and a
+-- final line. `quiet = true`, or the environment variable
 -- DODE_QUIET set to anything but '' / 0 / false / no, prints nothing. Without `total` the line
 -- shows the count and rate only.
 local dode = require 'dode'
 local help = require 'dode.help'
+local display = require 'dode.display'
+local util = require 'dode.util'
 
 local M = {}
 
 local fmt = string.format
+local describe, finite = util.describe, util.finite
 
 local Progress = {}
 Progress.__index = Progress
@@ -26,16 +30,6 @@ M.Progress = Progress
 
 local TTY_INTERVAL = 0.1
 local BAR = 24
-
-local function describe(v)
-  local t = type(v)
-  if t == 'string' then return fmt("a string ('%s')", v) end
-  if t == 'number' then return 'the number ' .. tostring(v) end
-  if t == 'nil' then return 'nil' end
-  return 'a ' .. t
-end
-
-local function finite(v) return type(v) == 'number' and v == v and v ~= math.huge and v ~= -math.huge end
 
 --- True when DODE_QUIET asks for silence.
 function M.env_quiet()
@@ -62,17 +56,18 @@ local function count(v)
   return fmt('%.4g', v)
 end
 
+local OPTIONS = { 'total', 'label', 'quiet', 'every', 'unit', 'tty', 'write' }
+local NEW_OPTIONS = util.set(OPTIONS)
+
 --- Creates a progress display; nothing is printed until the first update.
 function M.new(spec)
   spec = spec == nil and {} or spec
   if type(spec) ~= 'table' then
     error(fmt('dode.progress.new: expected a table {total =, label =, quiet =, every =} (got %s)', describe(spec)), 2)
   end
-  local allowed = { total = true, label = true, quiet = true, every = true, unit = true, tty = true, write = true }
-  for k in pairs(spec) do
-    if not allowed[k] then
-      error(fmt("dode.progress.new: unknown option '%s' (options are total, label, quiet, every, unit, tty, write)", tostring(k)), 2)
-    end
+  local k = util.unknown_key(spec, NEW_OPTIONS)
+  if k ~= nil then
+    error(fmt("dode.progress.new: unknown option '%s' (options are %s)", tostring(k), table.concat(OPTIONS, ', ')), 2)
   end
   local total = spec.total
   if total ~= nil and (not finite(total) or total < 0) then
@@ -98,8 +93,10 @@ function M.new(spec)
   end
   local quiet = spec.quiet
   if quiet == nil then quiet = M.env_quiet() end
+  -- In a notebook the line redraws in place in the cell (one display updated), as on a terminal.
+  local live = (spec.write == nil and spec.tty == nil and not quiet) and display._live_writer() or nil
   local tty = spec.tty
-  if tty == nil then tty = dode.isatty(2) end
+  if tty == nil then tty = live ~= nil or dode.isatty(2) end
   local now = dode.clock()
   return setmetatable({
     total = total,
@@ -108,7 +105,7 @@ function M.new(spec)
     quiet = quiet,
     tty = tty,
     interval = tty and TTY_INTERVAL or every * 10,
-    write = spec.write or dode.write_stderr,
+    write = spec.write or live or dode.write_stderr,
     done = 0,
     extra = nil,
     t0 = now,
@@ -163,7 +160,7 @@ local function draw(self, final)
   local line = self:line(final)
   if self.tty then
     local maxw = columns() - 1
-    local n = utf8.len(line) or #line
+    local n = util.chars(line)
     if n > maxw then
       line = line:sub(1, (utf8.offset(line, maxw) or maxw + 1) - 1)
       n = maxw
@@ -224,16 +221,21 @@ help.register(M, 'dode.progress', 'dode.progress',
   "Progress bars on stderr: local p = require('dode.progress').new{total = n, label = '...'}; p:update(i); p:finish().")
 help.register(M.new, 'dode.progress.new',
   "dode.progress.new{total =, label =, quiet = false, every = 0.5, unit = 'it', tty =, write =}",
-  'A progress display on stderr. On a terminal it redraws in place at most every 0.1 s; otherwise it prints a line at most every '
-  .. '`every` * 10 s and a final line. quiet (or the environment variable DODE_QUIET=1) prints nothing. `tty` overrides terminal '
-  .. 'detection and `write(text)` replaces dode.write_stderr (both mainly for tests). Without total, only the count and rate show.')
+  'A progress display on stderr. On a terminal it redraws in place at most every 0.1 s; '
+  .. 'otherwise it prints a line at most every `every` * 10 s and a final line. '
+  .. 'quiet (or the environment variable DODE_QUIET=1) prints nothing. '
+  .. '`tty` overrides terminal detection and `write(text)` replaces dode.write_stderr (both mainly for tests). '
+  .. 'Without total, only the count and rate show.')
 help.register(Progress.update, 'dode.progress.Progress:update', 'p:update(done [, extra_text])',
   'Sets the number of items done and an optional note; redraws when due. Returns p.')
 help.register(Progress.advance, 'dode.progress.Progress:advance', 'p:advance([k = 1 [, extra_text]])',
   'Adds k to the number done; redraws when due. Returns p.')
 help.register(Progress.finish, 'dode.progress.Progress:finish', 'p:finish([text])',
-  'Prints the final line (with the elapsed time and text) unless quiet; later calls do nothing. Returns the elapsed seconds.')
-help.register(M.duration, 'dode.progress.duration', 'dode.progress.duration(seconds)', 'Formats seconds as 2.5s, 12s, 3:05 or 1:02:03.')
-help.register(M.env_quiet, 'dode.progress.env_quiet', 'dode.progress.env_quiet()', 'True when the environment variable DODE_QUIET asks for no progress output.')
+  'Prints the final line (with the elapsed time and text) unless quiet; later calls do nothing. '
+  .. 'Returns the elapsed seconds.')
+help.register(M.duration, 'dode.progress.duration', 'dode.progress.duration(seconds)',
+  'Formats seconds as 2.5s, 12s, 3:05 or 1:02:03.')
+help.register(M.env_quiet, 'dode.progress.env_quiet', 'dode.progress.env_quiet()',
+  'True when the environment variable DODE_QUIET asks for no progress output.')
 
 return M

@@ -15,23 +15,16 @@
 -- full precision. Files are written atomically.
 local dode = require 'dode'
 local help = require 'dode.help'
+local util = require 'dode.util'
 
 local M = {}
 
 local fmt, concat = string.format, table.concat
+local describe, finite, width = util.describe, util.finite, util.chars
 
 local Table = {}
 Table.__index = Table
 M.Table = Table
-
-local function describe(v)
-  if dode.is_tensor(v) then return 'a tensor of shape ' .. concat(v:shape(), 'x') end
-  local t = type(v)
-  if t == 'string' then return fmt("a string ('%s')", #v > 40 and v:sub(1, 37) .. '...' or v) end
-  if t == 'number' then return 'the number ' .. tostring(v) end
-  if t == 'nil' then return 'nil' end
-  return 'a ' .. t
-end
 
 local function is_table(x) return getmetatable(x) == Table end
 
@@ -40,10 +33,6 @@ local function self_check(self, name)
     error(fmt('dode.table.%s: call it as a method, tb:%s(...) (got %s as self)', name, name, describe(self)), 3)
   end
 end
-
-local function width(s) return utf8.len(s) or #s end
-
-local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
 local function integral(v)
   return math.type(v) == 'integer' or (finite(v) and v == math.floor(v) and math.abs(v) < 2 ^ 53)
@@ -71,6 +60,14 @@ local function default_number(v)
   return fmt('%.4g', v)
 end
 
+--- Fails (naming dode.table.<fname> and the method's caller) when the table has no column `name`.
+local function known_column(self, name, fname)
+  if not self._index[name] then
+    error(fmt("dode.table.%s: unknown column '%s' (columns are %s)", fname, tostring(name),
+      concat(self._columns, ', ')), 3)
+  end
+end
+
 --- Normalises one cell: numbers, strings, booleans and nil stay; a one-element tensor
 -- becomes its number; anything else is an error.
 local function cell(v, col, fname)
@@ -83,16 +80,15 @@ end
 ---------------------------------------------------------------------------------------------
 -- Construction.
 
+local NEW_OPTIONS = util.set { 'columns', 'formats' }
+
 --- Creates an empty table with the given column order and optional per-column formats.
 function M.new(spec)
   if type(spec) ~= 'table' then
     error(fmt('dode.table.new: expected {columns = {...}, formats = {...}} (got %s)', describe(spec)), 2)
   end
-  for k in pairs(spec) do
-    if k ~= 'columns' and k ~= 'formats' then
-      error(fmt("dode.table.new: unknown option '%s' (options are columns, formats)", tostring(k)), 2)
-    end
-  end
+  local k = util.unknown_key(spec, NEW_OPTIONS)
+  if k ~= nil then error(fmt("dode.table.new: unknown option '%s' (options are columns, formats)", tostring(k)), 2) end
   local cols = spec.columns
   if type(cols) ~= 'table' or #cols == 0 then
     error(fmt('dode.table.new: columns must be a non-empty list of names (got %s)',
@@ -109,13 +105,14 @@ function M.new(spec)
   local formats = {}
   for k, f in pairs(spec.formats or {}) do
     if not index[k] then
-      error(fmt("dode.table.new: formats names the column '%s', which is not in columns (%s)", tostring(k), concat(cols, ', ')), 2)
+      error(fmt("dode.table.new: formats names the column '%s', which is not in columns (%s)",
+        tostring(k), concat(cols, ', ')), 2)
     end
     if type(f) == 'string' then
       local ok, err = pcall(fmt, f, 1.5)
       if not ok or not f:find('%%') then
-        error(fmt("dode.table.new: formats.%s must be a string.format pattern for a number such as '%%.3e' (got '%s'%s)",
-          k, f, ok and '' or ': ' .. tostring(err)), 2)
+        error(fmt("dode.table.new: formats.%s must be a string.format pattern for a number such as '%%.3e' "
+          .. "(got '%s'%s)", k, f, ok and '' or ': ' .. tostring(err)), 2)
       end
     elseif type(f) ~= 'function' then
       error(fmt('dode.table.new: formats.%s must be a format string or a function (got %s)', k, describe(f)), 2)
@@ -188,9 +185,7 @@ end
 --- The values of one column, in row order, and the number of rows (empty cells are nil holes).
 function Table:column(name)
   self_check(self, 'column')
-  if not self._index[name] then
-    error(fmt("dode.table.column: unknown column '%s' (columns are %s)", tostring(name), concat(self._columns, ', ')), 2)
-  end
+  known_column(self, name, 'column')
   local out = {}
   for i, r in ipairs(self._rows) do out[i] = r[name] end
   return out, #self._rows
@@ -202,9 +197,7 @@ local TYPE_RANK = { number = 1, string = 2, boolean = 3 }
 -- the other numbers; mixed types order numbers, then strings, then booleans. Returns the table.
 function Table:sort(name, desc)
   self_check(self, 'sort')
-  if not self._index[name] then
-    error(fmt("dode.table.sort: unknown column '%s' (columns are %s)", tostring(name), concat(self._columns, ', ')), 2)
-  end
+  known_column(self, name, 'sort')
   if desc ~= nil and type(desc) ~= 'boolean' then
     error(fmt('dode.table.sort: desc must be true or false (got %s)', describe(desc)), 2)
   end
@@ -251,14 +244,18 @@ local function display(self, col, v)
   local f = self._formats[col]
   if type(f) == 'function' then
     local ok, s = pcall(f, v)
-    if not ok then error(fmt("dode.table.render: the format function of column '%s' failed: %s", col, tostring(s)), 0) end
+    if not ok then
+      error(fmt("dode.table.render: the format function of column '%s' failed: %s", col, tostring(s)), 0)
+    end
     return tostring(s)
   end
   if type(v) == 'number' then
     if f then
       if not finite(v) then return default_number(v) end
       local ok, s = pcall(fmt, f, v)
-      if not ok then error(fmt("dode.table.render: formats.%s ('%s') cannot format %s: %s", col, f, tostring(v), s), 0) end
+      if not ok then
+        error(fmt("dode.table.render: formats.%s ('%s') cannot format %s: %s", col, f, tostring(v), s), 0)
+      end
       return s
     end
     return default_number(v)
@@ -316,16 +313,42 @@ end
 Table.__tostring = function(self) return self:render() end
 Table.__len = function(self) return #self._rows end
 
+local HTML_ESC = { ['&'] = '&amp;', ['<'] = '&lt;', ['>'] = '&gt;', ['"'] = '&quot;' }
+local function html_text(s) return (tostring(s):gsub('[&<>"]', HTML_ESC)) end
+
+--- The table as an HTML <table> (the console formats; numbers right-aligned), as a notebook
+-- shows it.
+function Table:html()
+  self_check(self, 'html')
+  local out = { '<table class="dode-table">', '<thead><tr>' }
+  for _, c in ipairs(self._columns) do out[#out + 1] = '<th>' .. html_text(c) .. '</th>' end
+  out[#out + 1] = '</tr></thead>\n<tbody>\n'
+  for _, r in ipairs(self._rows) do
+    out[#out + 1] = '<tr>'
+    for _, c in ipairs(self._columns) do
+      local v = r[c]
+      local s = html_text(display(self, c, v))
+      out[#out + 1] = '<td style="text-align:' .. (type(v) == 'number' and 'right' or 'left') .. '">' .. s .. '</td>'
+    end
+    out[#out + 1] = '</tr>\n'
+  end
+  out[#out + 1] = '</tbody></table>'
+  return concat(out)
+end
+
+--- What dode.display and a notebook show: the HTML table, and the console text.
+Table.__display = function(self) return { ['text/html'] = self:html(), ['text/plain'] = self:render() } end
+
 ---------------------------------------------------------------------------------------------
 -- Files.
 
--- Files are written through dode.write_text (temporary file, fsync, rename).
+-- Files are written atomically (util.write_file: temporary file, fsync, rename).
 local function write_atomic(fname, path, text)
   if type(path) ~= 'string' or path == '' then
     error(fmt('dode.table.%s: path must be a file name (got %s)', fname, describe(path)), 3)
   end
-  local ok, err = pcall(dode.write_text, path, text)
-  if not ok then error(fmt('dode.table.%s: %s', fname, (tostring(err):gsub('^.-dode%.write_text: ', ''))), 3) end
+  local ok, err = util.write_file(path, text)
+  if not ok then error(fmt('dode.table.%s: %s', fname, err), 3) end
   return path
 end
 
@@ -355,7 +378,9 @@ function Table:save_csv(path)
   return write_atomic('save_csv', path, concat(lines, '\r\n') .. '\r\n')
 end
 
-local JSON_ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local JSON_ESC = {
+  ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
+}
 
 local function json_string(s)
   s = s:gsub('[%c"\\]', function(c) return JSON_ESC[c] or fmt('\\u%04x', c:byte()) end)
@@ -394,7 +419,9 @@ end
 --- Reads a CSV file written by save_csv (or any RFC 4180 file with a header line) into a new
 -- table. Fields that read as numbers become numbers, true/false become booleans, empty fields nil.
 function M.load_csv(path)
-  if type(path) ~= 'string' then error(fmt('dode.table.load_csv: path must be a file name (got %s)', describe(path)), 2) end
+  if type(path) ~= 'string' then
+    error(fmt('dode.table.load_csv: path must be a file name (got %s)', describe(path)), 2)
+  end
   local f, err = io.open(path, 'rb')
   if not f then error(fmt("dode.table.load_csv: cannot read '%s': %s", path, tostring(err)), 2) end
   local text = f:read('a')
@@ -476,23 +503,33 @@ end
 -- Help.
 
 help.register(M, 'dode.table', 'dode.table',
-  "Result tables: require('dode.table').new{columns = {...}, formats = {...}}, then tb:add{...}, print(tb), tb:save_csv(path), tb:save_json(path).")
-help.register(M.new, 'dode.table.new', 'dode.table.new{columns = {name, ...}, formats = {column = pattern | function(v)}}',
-  "A new empty table with this column order. `formats` change the console text only (e.g. '%.3e'); defaults show integers whole and other numbers with 4 significant digits.")
+  "Result tables: require('dode.table').new{columns = {...}, formats = {...}}, then tb:add{...}, print(tb), "
+  .. 'tb:save_csv(path), tb:save_json(path).')
+help.register(M.new, 'dode.table.new',
+  'dode.table.new{columns = {name, ...}, formats = {column = pattern | function(v)}}',
+  "A new empty table with this column order. `formats` change the console text only (e.g. '%.3e'); "
+  .. 'defaults show integers whole and other numbers with 4 significant digits.')
 help.register(M.load_csv, 'dode.table.load_csv', 'dode.table.load_csv(path)',
-  'Reads a CSV file with a header line into a new table (numbers, true/false and empty fields are converted; quoted fields stay text).')
+  'Reads a CSV file with a header line into a new table (numbers, true/false and empty fields are converted; '
+  .. 'quoted fields stay text).')
 help.register(Table.add, 'dode.table.Table:add', 'tb:add{column = value, ...} or tb:add{v1, v2, ...}',
-  'Appends a row by column name or in column order; missing cells are empty. Values: numbers, strings, booleans, one-element tensors. Returns tb.')
-help.register(Table.rows, 'dode.table.Table:rows', 'tb:rows()', 'The rows as a list of {column = value} tables (copies).')
+  'Appends a row by column name or in column order; missing cells are empty. '
+  .. 'Values: numbers, strings, booleans, one-element tensors. Returns tb.')
+help.register(Table.rows, 'dode.table.Table:rows', 'tb:rows()',
+  'The rows as a list of {column = value} tables (copies).')
 help.register(Table.columns, 'dode.table.Table:columns', 'tb:columns()', 'The column names in order.')
-help.register(Table.column, 'dode.table.Table:column', 'tb:column(name)', 'The values of one column in row order (empty cells are nil), and the row count.')
+help.register(Table.column, 'dode.table.Table:column', 'tb:column(name)',
+  'The values of one column in row order (empty cells are nil), and the row count.')
 help.register(Table.sort, 'dode.table.Table:sort', 'tb:sort(column [, desc = false])',
   'Sorts rows by a column, stable; empty cells last. Returns tb.')
 help.register(Table.render, 'dode.table.Table:render', 'tb:render()',
   'Aligned console text: header, rule, rows; numbers right-aligned, text left-aligned. print(tb) prints the same.')
+help.register(Table.html, 'dode.table.Table:html', 'tb:html()',
+  'The table as an HTML <table> with the console formats (a notebook shows a table this way).')
 help.register(Table.save_csv, 'dode.table.Table:save_csv', 'tb:save_csv(path)',
   'Writes RFC 4180 CSV atomically (full-precision numbers). Returns path.')
 help.register(Table.save_json, 'dode.table.Table:save_json', 'tb:save_json(path)',
-  'Writes {"columns": [...], "rows": [{...}, ...]} atomically; read back with dode.load(path). Empty cells, NaN and inf become null. Returns path.')
+  'Writes {"columns": [...], "rows": [{...}, ...]} atomically; read back with dode.load(path). '
+  .. 'Empty cells, NaN and inf become null. Returns path.')
 
 return M

@@ -6,7 +6,7 @@
 --   end)
 --   T:run()   -- prints each test, then "N passed, N failed"; exits with status 1 on failure
 --
--- Tolerances are relative in the sense of design.md: max|a - b| / max|b|, with `abs = true`
+-- Tolerances are relative in the sense of docs/design.md §3.7: max|a - b| / max|b|, with `abs = true`
 -- for an absolute bound. Every check records a failure with its message and location instead
 -- of stopping the test, so one run reports everything that is wrong.
 local dode = require 'dode'
@@ -15,6 +15,15 @@ local Tester = {}
 Tester.__index = Tester
 
 local M = {}
+
+--- The bytes of a file, or nil when it cannot be opened (for checks on files a test wrote).
+function M.read_file(path)
+  local f = io.open(path, 'rb')
+  if not f then return nil end
+  local s = f:read('a')
+  f:close()
+  return s
+end
 
 function M.new(name)
   return setmetatable({ name = name or 'tests', tests = {}, order = {} }, Tester)
@@ -84,9 +93,16 @@ function Check:raises(fn, fragments, msg)
   return err
 end
 
+--- Runs the tests (those whose name contains `filter`, if given). Under mpirun every rank runs
+-- them (they may use collectives); rank 0 prints the report, any rank prints its own failures
+-- prefixed with its rank, and the totals count every rank.
 function Tester:run(filter)
   local passed, failed = 0, 0
-  print('== ' .. self.name)
+  local w = dode.mpi
+  local many = w.size > 1
+  local function say(line) if not many or w.root then print(line) end end
+  local function fail_line(line) print(many and ('[rank ' .. w.rank .. '] ' .. line) or line) end
+  say('== ' .. self.name)
   for _, name in ipairs(self.order) do
     if not filter or name:find(filter, 1, true) then
       local c = setmetatable({ failures = {}, count = 0 }, Check)
@@ -96,16 +112,22 @@ function Tester:run(filter)
       if c.count == 0 and ok then c.failures[#c.failures + 1] = 'the test made no check' end
       if #c.failures == 0 then
         passed = passed + 1
-        print(string.format('  ok   %-50s %3d checks %7.3f s', name, c.count, dode.clock() - t0))
+        say(string.format('  ok   %-50s %3d checks %7.3f s', name, c.count, dode.clock() - t0))
       else
         failed = failed + 1
-        print(string.format('  FAIL %s', name))
-        for _, f in ipairs(c.failures) do print('       ' .. f) end
+        fail_line(string.format('  FAIL %s', name))
+        for _, f in ipairs(c.failures) do fail_line('       ' .. f) end
       end
     end
   end
-  print(string.format('%d passed, %d failed', passed, failed))
-  if failed > 0 then os.exit(1) end
+  if many then
+    local ranks_failed = w.allreduce(failed > 0 and 1 or 0)
+    say(string.format('%d passed, %d failed (on %d of %d ranks)', passed, failed, ranks_failed, w.size))
+    if ranks_failed > 0 then os.exit(1) end
+  else
+    print(string.format('%d passed, %d failed', passed, failed))
+    if failed > 0 then os.exit(1) end
+  end
   return passed, failed
 end
 

@@ -11,16 +11,20 @@ final class DistillTests: XCTestCase {
         return (m, try Grid.discrete(vp, 6, spacing: "trailing"), try Generator(seed: 3).randn([96, m.d]))
     }
 
-    func fit(_ s: Solver, _ m: Denoiser, _ g: Grid, _ x: Tensor, config: Distiller.Config = .init(), teacher: Solver? = nil) throws -> (DODEFit, [Tensor]) {
-        let plan = try s.plan(g)
-        let ts = try Distiller.targets(teacher: teacher ?? Distiller.defaultTeacher(for: s), den: m, x: x, grid: g, student: plan, k: 10)
-        let d = try Distiller(solver: s, config: config)
-        try d.fit([try d.batch(den: m, x: x, grid: g, targets: ts)])
-        return (d.result(grid: g, plan: plan, metadata: [:]), ts)
+    /// The fit through the same call `dode.distill.fit` makes, and the teacher's targets.
+    func fit(_ s: Solver, _ m: Denoiser, _ g: Grid, _ x: Tensor, config: Distiller.Config = .init(),
+             teacher: Solver? = nil) throws -> (DODEFit, [Tensor]) {
+        var q = Distiller.Request(solver: s, denoiser: m, batches: [x], grid: g)
+        q.config = config
+        q.teacher = teacher
+        let ts = try Teacher.targets(teacher ?? Teacher.default(for: s), den: m, x: x, grid: g,
+                                     student: try s.plan(g), k: 10)
+        return (try Distiller.fit(q), ts)
     }
 
     /// The landing state after evaluation k when λ_k = lam (earlier λ as fitted).
-    func landing(_ s: Solver, _ fit: DODEFit, _ k: Int, _ lam: Double, _ m: Denoiser, _ g: Grid, _ x: Tensor) throws -> Tensor {
+    func landing(_ s: Solver, _ fit: DODEFit, _ k: Int, _ lam: Double, _ m: Denoiser, _ g: Grid,
+                 _ x: Tensor) throws -> Tensor {
         var ls = fit.lambdas
         ls[k][0] = lam
         let ds = try fit.with(lambdas: ls).solver(base: s)
@@ -30,10 +34,12 @@ final class DistillTests: XCTestCase {
     }
 
     /// Brute force: the residual ‖T − x(λ)‖² of the actual D-variant run is a parabola in λ;
-    /// its vertex from three runs must equal the closed-form λ to 1e-8 relative (issue 5).
+    /// its vertex from three runs must equal the closed-form λ to 1e-8 relative (the
+    /// three runs' rounding is ~1e-12 of the residual; 1e-8 leaves room for the parabola fit).
     func testClosedFormEqualsBruteForce() throws {
         let (m, g, x) = try problem()
-        for s in [try DPMSolverPlusPlus(order: 2) as Solver, HeunSolver(), try UniPCSolver(order: 3), try DEISSolver(order: 3)] {
+        for s in [try DPMSolverPlusPlus(order: 2) as Solver, HeunSolver(), try UniPCSolver(order: 3),
+                  try DEISSolver(order: 3)] {
             let (f, ts) = try fit(s, m, g, x)
             var checked = 0
             for k in 1..<f.lambdas.count {
@@ -55,20 +61,21 @@ final class DistillTests: XCTestCase {
         }
     }
 
-    /// Statistics summed over 4 batches give the λ of one fit on their union (to rounding).
-    func testBatchesEqualUnion() throws {
+    /// Exact sums make a fit over batches equal, bit for bit, the fit on their union, however
+    /// the union is split (the property that makes λ independent of the number of MPI ranks):
+    /// batches of 24 × 4, and of uneven sizes 1, 40, 55.
+    func testBatchesEqualUnionBitForBit() throws {
         let (m, g, x) = try problem()
-        let s = try DPMSolverPlusPlus(order: 2)
-        let (union, _) = try fit(s, m, g, x)
-        let plan = try s.plan(g)
-        let d = try Distiller(solver: s, config: .init())
-        let parts = try (0..<4).map { try x.narrow(0, $0 * 24, 24).clone() }
-        let batches = try parts.map { p in
-            try d.batch(den: m, x: p, grid: g, targets: try Distiller.targets(teacher: DDIMSolver(), den: m, x: p, grid: g, student: plan, k: 10))
-        }
-        try d.fit(batches)
-        for k in 0..<plan.nfe {
-            XCTAssertEqual(d.lambdas[k][0], union.lambdas[k][0], accuracy: 1e-10 * Swift.max(1, abs(union.lambdas[k][0])), "evaluation \(k + 1)")
+        for s in [try DPMSolverPlusPlus(order: 2) as Solver, HeunSolver()] {
+            let (union, _) = try fit(s, m, g, x)
+            for sizes in [[24, 24, 24, 24], [1, 40, 55]] {
+                var at = 0
+                let parts = try sizes.map { n -> Tensor in defer { at += n }; return try x.narrow(0, at, n).clone() }
+                let f = try Distiller.fit(Distiller.Request(solver: s, denoiser: m, batches: parts, grid: g))
+                XCTAssertEqual(f.lambdas, union.lambdas, "\(s.name), batches \(sizes)")
+                XCTAssertEqual(f.residualAfter, union.residualAfter, "\(s.name), batches \(sizes)")
+                XCTAssertEqual(f.metadata["batch"] as? Int, 96)
+            }
         }
     }
 
@@ -76,18 +83,21 @@ final class DistillTests: XCTestCase {
     /// stage points between grid points (DPM-2, singlestep DPM-Solver++).
     func testTeacherAlignment() throws {
         let (_, g, _) = try problem()
-        for s in [DDIMSolver() as Solver, HeunSolver(), DPM2Solver(), try DPMSolverPlusPlus(order: 3, singlestep: true)] {
+        for s in [DDIMSolver() as Solver, HeunSolver(), DPM2Solver(),
+                  try DPMSolverPlusPlus(order: 3, singlestep: true)] {
             let plan = try s.plan(g)
-            let tg = try Distiller.teacherGrid(student: plan, grid: g, k: 10)
+            let tg = try Teacher.grid(student: plan, grid: g, k: 10)
             for e in plan.evaluations {
-                guard let i = tg.index(ofS: e.lands.s) else { XCTFail("\(s.name): no teacher point at s = \(e.lands.s)"); continue }
+                guard let i = tg.index(ofS: e.lands.s) else {
+                    XCTFail("\(s.name): no teacher point at s = \(e.lands.s)"); continue
+                }
                 XCTAssertEqual(tg[i], e.lands, "\(s.name): teacher point differs from the landing point")
             }
             for p in g.points { XCTAssertNotNil(tg.index(ofS: p.s)) }
         }
     }
 
-    /// method.md: a DPM-Solver++(2M) step is a DDIM step with D extrapolated along D_k − D_{k−1},
+    /// docs/method.md §5.8: a DPM-Solver++(2M) step is a DDIM step with D extrapolated along D_k − D_{k−1},
     /// so with the same teacher and first-evaluation rule the fitted D-variants give the same
     /// samples (to rounding: 1e-9 relative).
     func testDPMpp2MEqualsDDIMAfterFitting() throws {
@@ -101,7 +111,8 @@ final class DistillTests: XCTestCase {
         // And the coefficients relate by λ_DDIM = c + λ(1 + c), c = h_k/(2h_{k−1}).
         for k in 1..<(fd.lambdas.count - 1) {
             let c = (g[k + 1].logsnr - g[k].logsnr) / (2 * (g[k].logsnr - g[k - 1].logsnr))
-            XCTAssertEqual(fd.lambdas[k][0], c + fp.lambdas[k][0] * (1 + c), accuracy: 1e-8 * Swift.max(1, abs(fd.lambdas[k][0])))
+            XCTAssertEqual(fd.lambdas[k][0], c + fp.lambdas[k][0] * (1 + c),
+                           accuracy: 1e-8 * Swift.max(1, abs(fd.lambdas[k][0])))
         }
     }
 
@@ -117,7 +128,8 @@ final class DistillTests: XCTestCase {
         cfg.directions = [.previous]
         cfg.ridge = 1e6
         let (fr, _) = try fit(DDIMSolver(), m, g, x, config: cfg)
-        XCTAssertTrue(fr.lambdas.allSatisfy { abs($0[0]) < abs(f1.lambdas.map { abs($0[0]) }.max()!) * 1e-3 + 1e-12 }, "a huge ridge shrinks λ to ~0")
+        XCTAssertTrue(fr.lambdas.allSatisfy { abs($0[0]) < abs(f1.lambdas.map { abs($0[0]) }.max()!) * 1e-3 + 1e-12 },
+                      "a huge ridge shrinks λ to ~0")
     }
 
     func testSaveLoadAndMismatches() throws {
@@ -129,14 +141,21 @@ final class DistillTests: XCTestCase {
         try f.save(path: dir + "/f.json", version: "test")
         let g2 = try DODEFit.load(path: dir + "/f.json")
         XCTAssertEqual(g2.lambdas, f.lambdas)
-        XCTAssertThrowsError(try g2.solver(base: DDIMSolver())) { XCTAssertTrue("\($0)".contains("made for solver 'dpmpp'")) }
-        XCTAssertThrowsError(try g2.solver(base: try DPMSolverPlusPlus(order: 3))) { XCTAssertTrue("\($0)".contains("order: fit 2, solver 3")) }
+        XCTAssertThrowsError(try g2.solver(base: DDIMSolver())) {
+            XCTAssertTrue("\($0)".contains("made for solver 'dpmpp'"))
+        }
+        XCTAssertThrowsError(try g2.solver(base: try DPMSolverPlusPlus(order: 3))) {
+            XCTAssertTrue("\($0)".contains("order: fit 2, solver 3"))
+        }
         let ds = try g2.solver(base: try DPMSolverPlusPlus(order: 2))
-        XCTAssertThrowsError(try ds.plan(try Grid.discrete(vp, 6, spacing: "leading"))) { XCTAssertTrue("\($0)".contains("point 1 is t = 999")) }
+        XCTAssertThrowsError(try ds.plan(try Grid.discrete(vp, 6, spacing: "leading"))) {
+            XCTAssertTrue("\($0)".contains("point 1 is t = 999"))
+        }
         XCTAssertThrowsError(try ds.plan(try Grid.discrete(try Schedule.vp(betas: "cosine"), 6, spacing: "trailing"))) {
             XCTAssertTrue("\($0)".contains("another schedule"))
         }
-        try Data("{\"format\": \"dode.fit\", \"lambdas\": [[1]]".utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+        try Data("{\"format\": \"dode.fit\", \"lambdas\": [[1]]".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/bad.json"))
         XCTAssertThrowsError(try DODEFit.load(path: dir + "/bad.json")) { XCTAssertTrue("\($0)".contains("bad.json")) }
     }
 
@@ -144,16 +163,21 @@ final class DistillTests: XCTestCase {
         let (m, g, x) = try problem()
         let d = try Distiller(solver: DDIMSolver(), config: .init())
         let plan = try DDIMSolver().plan(g)
-        let ts = try Distiller.targets(teacher: DDIMSolver(), den: m, x: x, grid: g, student: plan, k: 10)
+        let ts = try Teacher.targets(DDIMSolver(), den: m, x: x, grid: g, student: plan, k: 10)
         XCTAssertThrowsError(try d.batch(den: m, x: try x.narrow(0, 0, 10).clone(), grid: g, targets: ts)) {
             XCTAssertTrue("\($0)".contains("target 1 has shape 96x32"))
         }
-        XCTAssertThrowsError(try Distiller.teacherGrid(student: plan, grid: g, k: 1)) { XCTAssertTrue("\($0)".contains("k must be")) }
+        XCTAssertThrowsError(try Teacher.grid(student: plan, grid: g, k: 1)) {
+            XCTAssertTrue("\($0)".contains("k must be"))
+        }
         XCTAssertThrowsError(try Grid.timesteps(vp, [500], final: .none))
         var cfg = Distiller.Config(); cfg.first = .noise
-        XCTAssertThrowsError(try Distiller(solver: DDIMSolver(), config: cfg)) { XCTAssertTrue("\($0)".contains("space = 'eps'")) }
+        XCTAssertThrowsError(try Distiller(solver: DDIMSolver(), config: cfg)) {
+            XCTAssertTrue("\($0)".contains("space = 'eps'"))
+        }
         // A degenerate direction: a denoiser that returns the same prediction everywhere.
-        let flat = try MixtureDenoiser(weights: [1], means: [[Double](repeating: 0.3, count: m.d)], stds: [[Double](repeating: 1e-9, count: m.d)], schedule: vp)
+        let flat = try MixtureDenoiser(weights: [1], means: [[Double](repeating: 0.3, count: m.d)],
+                                       stds: [[Double](repeating: 1e-9, count: m.d)], schedule: vp)
         let (f, _) = try fit(DDIMSolver(), flat, g, x)
         XCTAssertTrue(f.lambdas.allSatisfy { $0[0] == 0 })
         XCTAssertTrue(f.warnings.contains { $0.contains("degenerate") }, "\(f.warnings)")

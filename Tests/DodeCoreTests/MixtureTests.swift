@@ -46,7 +46,7 @@ final class MixtureTests: XCTestCase {
         return ms
     }
 
-    /// Tolerance 1e-10 relative (issue 3): both sides are Float64 with the square formed directly,
+    /// Tolerance 1e-10 relative: both sides are Float64 with the square formed directly,
     /// so only rounding in sums of ~d terms separates them.
     func testMatchesDirectEvaluation() throws {
         for m in try mixtures() {
@@ -58,7 +58,9 @@ final class MixtureTests: XCTestCase {
                 let x = Tensor.binary(.mul, y, scalar: p.alpha)
                 let got = try m.denoise(x, at: p)
                 let yv = y.toArray()
-                let want = try Tensor((0..<64).flatMap { r in self.direct(m, Array(yv[(r * m.d)..<((r + 1) * m.d)]), s: s) }, shape: [64, m.d])
+                let want = try Tensor((0..<64).flatMap { r in
+                    self.direct(m, Array(yv[(r * m.d)..<((r + 1) * m.d)]), s: s)
+                }, shape: [64, m.d])
                 let err = Support.relError(got, want)
                 XCTAssertLessThan(err, 1e-10, "\(m.name) s=\(s): relative error \(err)")
                 // Float32 input gives the Float64 result rounded.
@@ -71,13 +73,14 @@ final class MixtureTests: XCTestCase {
 
     /// Tweedie: D = y + s²∇log p_s(y), gradient by central differences with step h = 1e-4·√v_min
     /// (truncation error O(h²·|∂³ log p|) ≈ 1e-8 relative; rounding ≈ 1e-16·|log p|/h). Tolerance
-    /// 1e-6 relative (issue 3).
+    /// 1e-6 relative (a hundred times the truncation error above).
     func testTweedieIdentity() throws {
         for m in try mixtures() where m.d <= 32 {
             for s in [0.05, 0.3, 1, 4] {
                 let p = try vp.point(s: s)
                 let (x0, _) = try m.sample(Generator(seed: 3), 8)
-                let y = try Tensor.binary(.add, x0, Tensor.binary(.mul, try Generator(seed: 4).randn([8, m.d]), scalar: s))
+                let y = try Tensor.binary(.add, x0,
+                                          Tensor.binary(.mul, try Generator(seed: 4).randn([8, m.d]), scalar: s))
                 let D = try m.denoise(Tensor.binary(.mul, y, scalar: p.alpha), at: p)
                 let h = 1e-4 * (m.stds.min()! * m.stds.min()! + s * s).squareRoot()
                 var tw = [Double](repeating: 0, count: 8 * m.d)
@@ -118,7 +121,8 @@ final class MixtureTests: XCTestCase {
             let K = 5
             let g = Generator(seed: 21)
             let mu = try g.randn([K, d]).toArray(), sd = try g.rand([K, d]).toArray()
-            let m = try MixtureDenoiser(weights: [1, 2, 1, 3, 1], means: (0..<K).map { k in (0..<d).map { mu[k * d + $0] } },
+            let m = try MixtureDenoiser(weights: [1, 2, 1, 3, 1],
+                                        means: (0..<K).map { k in (0..<d).map { mu[k * d + $0] } },
                                         stds: (0..<K).map { k in (0..<d).map { 0.05 + 0.4 * sd[k * d + $0] } },
                                         labels: labelled ? [0, 1, 0, 1, 1] : nil, schedule: edm)
             let B = MixtureDenoiser.streamBytes / (8 * d) + 37
@@ -139,14 +143,17 @@ final class MixtureTests: XCTestCase {
     }
 
     func testConditionalComponents() throws {
-        let m = try MixtureDenoiser(weights: [1, 1], means: [[-2], [2]], stds: [[0.1], [0.1]], labels: [0, 1], schedule: edm)
+        let m = try MixtureDenoiser(weights: [1, 1], means: [[-2], [2]], stds: [[0.1], [0.1]], labels: [0, 1],
+                                    schedule: edm)
         let p = try edm.point(s: 5)
         let x = try Tensor([0, 0], shape: [2, 1])
         let d0 = try m.denoise(x, at: p, cond: Tensor.scalar(0)).toArray()
         XCTAssertTrue(d0.allSatisfy { abs($0 + 2) < 0.01 }, "label 0 selects the component at -2: \(d0)")
         let mixed = try m.denoise(x, at: p, cond: try Tensor([0, 1], shape: [2])).toArray()
         XCTAssertLessThan(mixed[0], -1.9); XCTAssertGreaterThan(mixed[1], 1.9)
-        XCTAssertThrowsError(try m.denoise(x, at: p, cond: Tensor.scalar(7))) { XCTAssertTrue("\($0)".contains("label 7")) }
+        XCTAssertThrowsError(try m.denoise(x, at: p, cond: Tensor.scalar(7))) {
+            XCTAssertTrue("\($0)".contains("label 7"))
+        }
         let g = try GuidanceDenoiser(base: m, scale: 3, cond: Tensor.scalar(1), uncond: nil)
         let u = try m.denoise(x, at: p).toArray(), c = try m.denoise(x, at: p, cond: Tensor.scalar(1)).toArray()
         let gv = try g.denoise(x, at: p).toArray()
@@ -157,23 +164,37 @@ final class MixtureTests: XCTestCase {
         func expect(_ fragment: String, _ f: () throws -> Any) {
             XCTAssertThrowsError(try f()) { e in XCTAssertTrue("\(e)".contains(fragment), "\(e) lacks '\(fragment)'") }
         }
-        expect("must be positive") { try MixtureDenoiser(weights: [1], means: [[0, 0]], stds: [[0.1, -0.2]], schedule: self.vp) }
-        expect("sum to a positive") { try MixtureDenoiser(weights: [0, 0], means: [[0], [1]], stds: [[1], [1]], schedule: self.vp) }
-        expect("dimensions disagree") { try MixtureDenoiser(weights: [1, 1], means: [[0, 0], [1]], stds: [[1, 1], [1]], schedule: self.vp) }
-        expect("non-negative") { try MixtureDenoiser(weights: [1, -1], means: [[0], [1]], stds: [[1], [1]], schedule: self.vp) }
+        expect("must be positive") {
+            try MixtureDenoiser(weights: [1], means: [[0, 0]], stds: [[0.1, -0.2]], schedule: self.vp)
+        }
+        expect("sum to a positive") {
+            try MixtureDenoiser(weights: [0, 0], means: [[0], [1]], stds: [[1], [1]], schedule: self.vp)
+        }
+        expect("dimensions disagree") {
+            try MixtureDenoiser(weights: [1, 1], means: [[0, 0], [1]], stds: [[1, 1], [1]], schedule: self.vp)
+        }
+        expect("non-negative") {
+            try MixtureDenoiser(weights: [1, -1], means: [[0], [1]], stds: [[1], [1]], schedule: self.vp)
+        }
         let m = try randomMixture(seed: 1, K: 2, d: 3, schedule: vp)
         expect("features per sample") { try m.denoise(try Tensor(zeros: [4, 5]), at: try self.vp.point(t: 3)) }
         expect("another schedule") { try m.denoise(try Tensor(zeros: [4, 3]), at: try self.edm.point(s: 1)) }
         expect("clean point") { try m.denoise(try Tensor(zeros: [4, 3]), at: self.vp.cleanPoint) }
         // A state no component gives any density: named by row and column, not a label error.
-        expect("x[3][2] is inf") { try m.denoise(try Tensor([0, 0, 0, 0, 0, 0, 0, .infinity, 0, 0, 0, 0], shape: [4, 3]), at: try self.vp.point(t: 500)) }
-        expect("row 2 of x holds") { try m.denoise(try Tensor([0, 0, 0, -1e300, 0, 0], shape: [2, 3]), at: try self.vp.point(t: 500)) }
+        expect("x[3][2] is inf") {
+            try m.denoise(try Tensor([0, 0, 0, 0, 0, 0, 0, .infinity, 0, 0, 0, 0], shape: [4, 3]),
+                          at: try self.vp.point(t: 500))
+        }
+        expect("row 2 of x holds") {
+            try m.denoise(try Tensor([0, 0, 0, -1e300, 0, 0], shape: [2, 3]), at: try self.vp.point(t: 500))
+        }
         let dir = NSTemporaryDirectory() + "dode-mix-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data("{\"weights\": [1], \"means\": [[0]]".utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
         expect("bad.json") { try MixtureDenoiser.load(path: dir + "/bad.json", schedule: self.vp) }
-        try Data("{\"weights\": [1], \"means\": [[0]], \"stds\": [[0]]}".utf8).write(to: URL(fileURLWithPath: dir + "/zero.json"))
+        try Data("{\"weights\": [1], \"means\": [[0]], \"stds\": [[0]]}".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/zero.json"))
         expect("zero.json") { try MixtureDenoiser.load(path: dir + "/zero.json", schedule: self.vp) }
     }
 }

@@ -2,12 +2,12 @@ import XCTest
 @testable import DodeCore
 
 /// Schedules and grids against diffusers' golden values (Tests/Fixtures/diffusers_schedules.json,
-/// made by Scripts/make_schedule_fixtures.py) and the conventions of design.md.
+/// made by Scripts/make_schedule_fixtures.py) and the conventions of docs/method.md §2.
 final class ScheduleGridTests: XCTestCase {
     let vp = try! Schedule.vp()
 
     func testDDPMValues() throws {
-        // method.md: s_999 = 157.4073, s_0 = 0.0100005.
+        // docs/method.md §2.1: s_999 = 157.4073, s_0 = 0.0100005.
         XCTAssertEqual(try vp.point(t: 999).s, 157.4073, accuracy: 5e-5)
         XCTAssertEqual(try vp.point(t: 0).s, 0.0100005, accuracy: 5e-8)
     }
@@ -16,10 +16,12 @@ final class ScheduleGridTests: XCTestCase {
     func testAlphasCumprodMatchDiffusers() throws {
         let fx = try Support.json("Tests/Fixtures/diffusers_schedules.json")
         let ac = fx["alphas_cumprod"] as! [String: Any]
-        for (name, ours) in [("linear", try Schedule.vp(betas: "linear")), ("scaled_linear", try Schedule.vp(betas: "scaled_linear")),
+        for (name, ours) in [("linear", try Schedule.vp(betas: "linear")),
+                             ("scaled_linear", try Schedule.vp(betas: "scaled_linear")),
                              ("squaredcos_cap_v2", try Schedule.vp(betas: "cosine"))] {
             let entry = ac[name] as! [String: Any]
-            let values = (entry["values"] ?? entry["alphas_cumprod"]) as? [Double] ?? (entry.values.first { $0 is [Double] } as! [Double])
+            let values = (entry["values"] ?? entry["alphas_cumprod"]) as? [Double]
+                ?? (entry.values.first { $0 is [Double] } as! [Double])
             XCTAssertEqual(values.count, 1000)
             for i in stride(from: 0, to: 1000, by: 37) {
                 let a = try ours.point(t: Double(i)).alpha
@@ -86,7 +88,8 @@ final class ScheduleGridTests: XCTestCase {
 
     /// Inverse maps: t from s and from logSNR invert the forward maps.
     func testInverseMaps() throws {
-        for sch in [vp, try Schedule.vp(interpolation: .sigma), try Schedule.vpContinuous(), try Schedule.vpContinuous(schedule: "cosine"), try Schedule.edm()] {
+        for sch in [vp, try Schedule.vp(interpolation: .sigma), try Schedule.vpContinuous(),
+                    try Schedule.vpContinuous(schedule: "cosine"), try Schedule.edm()] {
             for t in [sch.tMin, sch.tMin * 0.5 + sch.tMax * 0.5, sch.tMax * 0.37 + sch.tMin, sch.tMax] where t > 0 {
                 let p = try sch.point(t: t)
                 XCTAssertEqual(try sch.t(fromS: p.s), t, accuracy: 1e-9 * max(1, t), "\(sch.name) t=\(t)")
@@ -99,7 +102,9 @@ final class ScheduleGridTests: XCTestCase {
         XCTAssertThrowsError(try Grid.timesteps(vp, [500, 600])) { XCTAssertTrue("\($0)".contains("decrease")) }
         XCTAssertThrowsError(try Grid.timesteps(vp, [500, 500])) { XCTAssertTrue("\($0)".contains("zero-length")) }
         XCTAssertThrowsError(try Grid.timesteps(vp, [1200])) { XCTAssertTrue("\($0)".contains("outside")) }
-        XCTAssertThrowsError(try Grid.discrete(vp, 10, spacing: "middle")) { XCTAssertTrue("\($0)".contains("unknown spacing")) }
+        XCTAssertThrowsError(try Grid.discrete(vp, 10, spacing: "middle")) {
+            XCTAssertTrue("\($0)".contains("unknown spacing"))
+        }
         XCTAssertThrowsError(try Grid.timesteps(vp, [0], final: .none))
         XCTAssertThrowsError(try Grid.discrete(vp, 10).refine(0))
     }

@@ -3,30 +3,22 @@ import XCTest
 
 /// Every solver against the real libraries (Tests/Fixtures/solvers, made by
 /// Scripts/make_solver_fixtures.py with diffusers and k-diffusion on the mixture problems).
-/// Tolerances (issue 4): k-diffusion ≤ 1e-9 absolute (both Float64); diffusers ≤ 1e-4 absolute
+/// Tolerances: k-diffusion ≤ 1e-9 absolute (both Float64); diffusers ≤ 1e-4 absolute
 /// (its schedule is Float32), ≤ 1e-3 for DEIS (its coefficients are Float32 too); and, tighter,
 /// ≤ 1e-9 against the same diffusers loops run with a Float64 schedule (`output_float64`).
 /// NFE counts and per-step orders must equal the references'.
 final class SolverParityTests: XCTestCase {
     struct Outcome { var cases = 0, worstRef = 0.0, worst64 = 0.0 }
 
+    /// The solver a fixture names, built through the catalogue from the fixture's options.
     func makeSolver(_ spec: [String: Any]) throws -> Solver {
         let o = spec["options"] as? [String: Any] ?? [:]
-        let order = (o["order"] as? NSNumber)?.intValue
-        switch spec["solver"] as! String {
-        case "ddim": return DDIMSolver()
-        case "euler": return EulerSolver()
-        case "heun": return HeunSolver()
-        case "dpm2": return DPM2Solver()
-        case "pndm": return PNDMSolver()
-        case "lms": return try LMSSolver(order: order ?? 4)
-        case "ipndm": return try IPNDMSolver(order: order ?? 4)
-        case "deis": return try DEISSolver(order: order ?? 2)
-        case "dpm": return try DPMSolver(order: order ?? 2)
-        case "dpmpp": return try DPMSolverPlusPlus(order: order ?? 2)
-        case "unipc": return try UniPCSolver(order: order ?? 2, variant: o["variant"] as? String ?? "bh2")
-        case let s: throw CoreError("unknown solver \(s)")
+        var values: [String: SolverOptionValue] = [:]
+        for (k, v) in o {
+            if let s = v as? String { values[k] = .string(s) }
+            else if let n = v as? NSNumber { values[k] = .int(n.intValue) }
         }
+        return try SolverCatalog.make(spec["solver"] as! String, values)
     }
 
     func matrix(_ v: Any?) -> [Double] { (v as! [[NSNumber]]).flatMap { $0.map(\.doubleValue) } }
@@ -37,7 +29,8 @@ final class SolverParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(files.count, 2)
         var report: [String: Outcome] = [:]
         for f in files {
-            let fx = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))) as! [String: Any]
+            let fx = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)))
+                as! [String: Any]
             let md = fx["mixture_data"] as! [String: Any]
             let d = (fx["dim"] as! NSNumber).intValue, B = (fx["batch"] as! NSNumber).intValue
             let eps = matrix(fx["eps"])
@@ -51,7 +44,8 @@ final class SolverParityTests: XCTestCase {
                 let grid: Grid
                 if g["kind"] as! String == "karras" {
                     schedule = try Schedule.edm()
-                    grid = try Grid.karras(schedule, (g["n"] as! NSNumber).intValue, sigmaMin: 0.002, sigmaMax: 80, rho: 7)
+                    grid = try Grid.karras(schedule, (g["n"] as! NSNumber).intValue, sigmaMin: 0.002, sigmaMax: 80,
+                                           rho: 7)
                 } else {
                     schedule = try Schedule.vp(interpolation: (name == "euler" || name == "heun") ? .sigma : .logAlpha)
                     let fin = Grid.Final(rawValue: g["final"] as! String)!
@@ -89,7 +83,8 @@ final class SolverParityTests: XCTestCase {
         }
         for k in report.keys.sorted() {
             let o = report[k]!
-            print(String(format: "parity %-24@ %3d cases  max|Δ| vs library %.2e  vs Float64 diffusers %.2e", k, o.cases, o.worstRef, o.worst64))
+            print(String(format: "parity %-24@ %3d cases  max|Δ| vs library %.2e  vs Float64 diffusers %.2e",
+                         k, o.cases, o.worstRef, o.worst64))
         }
     }
 }

@@ -3,13 +3,15 @@ import Foundation
 
 /// Paths and helpers shared by the diffusion-core tests.
 enum Support {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static func path(_ rel: String) -> String { repo.appendingPathComponent(rel).path }
 
     /// Mixture files: the built-in ones, plus those in the project's shared data folder (next to
     /// the repository) or in $DODE_MIXTURES when present, so checks also run on new problems.
     static func mixtureFiles() -> [String] {
-        var dirs = [path("Data/mixtures"), repo.deletingLastPathComponent().appendingPathComponent("shared/data/mixtures").path]
+        var dirs = [path("Data/mixtures"),
+                    repo.deletingLastPathComponent().appendingPathComponent("shared/data/mixtures").path]
         if let extra = ProcessInfo.processInfo.environment["DODE_MIXTURES"] { dirs.append(extra) }
         var seen = Set<String>(), out: [String] = []
         for d in dirs {

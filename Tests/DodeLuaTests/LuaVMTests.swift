@@ -30,7 +30,8 @@ final class LuaVMTests: XCTestCase {
 
     func testStdlibIsEmbedded() {
         let vm = LuaVM()
-        XCTAssertNil(vm.run("local T = require('dode.tester'); assert(type(T.new) == 'function'); assert(require('dode') == dode)", chunkName: "=req"))
+        XCTAssertNil(vm.run("local T = require('dode.tester'); assert(type(T.new) == 'function'); " +
+                            "assert(require('dode') == dode)", chunkName: "=req"))
     }
 
     func testReferenceCoversEveryBinding() {

@@ -64,8 +64,10 @@ final class FileFormatTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         let base: [(String, Data, (Data) throws -> Void)] = [
             ("npy", NPY.encode(try Generator(seed: 3).randn([4, 5])), { d in _ = try NPY.decode(d, name: "mut.npy") }),
-            ("npy32", NPY.encode(try Generator(seed: 3).randn([7], dtype: .float32)), { d in _ = try NPY.decode(d, name: "mut.npy") }),
-            ("safetensors", Safetensors.encode(["w": try Generator(seed: 4).randn([3, 3]), "b": try Tensor(zeros: [2], dtype: .float32)]),
+            ("npy32", NPY.encode(try Generator(seed: 3).randn([7], dtype: .float32)),
+             { d in _ = try NPY.decode(d, name: "mut.npy") }),
+            ("safetensors", Safetensors.encode(["w": try Generator(seed: 4).randn([3, 3]),
+                                                "b": try Tensor(zeros: [2], dtype: .float32)]),
              { d in _ = try Safetensors.decode(d, name: "mut.safetensors") }),
         ]
         var errors = 0, successes = 0
@@ -75,12 +77,19 @@ final class FileFormatTests: XCTestCase {
                 switch trial % 6 {
                 case 0: d = Array(d.prefix(Int.random(in: 0..<d.count, using: &rng)))          // truncated
                 case 1: for _ in 0..<Int.random(in: 1...8, using: &rng) {                          // flipped bytes
-                            let i = Int.random(in: 0..<d.count, using: &rng); d[i] ^= UInt8.random(in: 1...255, using: &rng) }
-                case 2: if d.count > 12 { for i in 6..<12 { d[i] = UInt8.random(in: 0...255, using: &rng) } } // header length / version
+                            let i = Int.random(in: 0..<d.count, using: &rng)
+                            d[i] ^= UInt8.random(in: 1...255, using: &rng)
+                        }
+                case 2: if d.count > 12 {   // header length / version
+                            for i in 6..<12 { d[i] = UInt8.random(in: 0...255, using: &rng) }
+                        }
                 case 3: let i = Int.random(in: 0..<Swift.min(d.count, 140), using: &rng)           // header text edits
                         d[i] = Array("()[]{},:'\"0123456789-eE ".utf8).randomElement(using: &rng)!
-                case 4: d.append(contentsOf: (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
-                default: d.removeSubrange(Int.random(in: 0..<d.count / 2, using: &rng)..<Int.random(in: d.count / 2..<d.count, using: &rng))
+                case 4: d.append(contentsOf: (0..<Int.random(in: 1...64, using: &rng)).map { _ in
+                            UInt8.random(in: 0...255, using: &rng)
+                        })
+                default: d.removeSubrange(Int.random(in: 0..<d.count / 2, using: &rng)
+                                          ..< Int.random(in: d.count / 2..<d.count, using: &rng))
                 }
                 do { try decode(Data(d)); successes += 1 }
                 catch let e as TensorError {

@@ -4,7 +4,8 @@ import XCTest
 /// The IDX reader (MNIST-style files) on hand-made files, plain and gzip, and malformed ones.
 final class IDXTests: XCTestCase {
     func tmp(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("dode-idx-\(UInt32.random(in: 0...UInt32.max))-\(name)").path
+        FileManager.default.temporaryDirectory
+            .appendingPathComponent("dode-idx-\(UInt32.random(in: 0...UInt32.max))-\(name)").path
     }
 
     func testReadsPlainAndGzip() throws {
@@ -44,12 +45,16 @@ final class IDXTests: XCTestCase {
             let path = tmp(name)
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             defer { try? FileManager.default.removeItem(atPath: path) }
-            XCTAssertThrowsError(try IDX.read(path: path), name) { XCTAssertTrue("\($0)".contains(needle), "\(name): \($0)") }
+            XCTAssertThrowsError(try IDX.read(path: path), name) {
+                XCTAssertTrue("\($0)".contains(needle), "\(name): \($0)")
+            }
         }
         let junk = tmp("junk.gz")
         try Data([1, 2, 3, 4, 5]).write(to: URL(fileURLWithPath: junk))
         defer { try? FileManager.default.removeItem(atPath: junk) }
         XCTAssertThrowsError(try IDX.read(path: junk))
-        XCTAssertThrowsError(try IDX.read(path: "/nonexistent/x.idx.gz")) { XCTAssertTrue("\($0)".contains("no file"), "\($0)") }
+        XCTAssertThrowsError(try IDX.read(path: "/nonexistent/x.idx.gz")) {
+            XCTAssertTrue("\($0)".contains("no file"), "\($0)")
+        }
     }
 }

@@ -43,7 +43,9 @@ final class ParallelTests: XCTestCase {
                     helped = helped || maxWorker > 0
                 }
                 // With 1000 chunks of ~2 µs the pool threads must take part at least once.
-                if workers > 1 && chunks == 1000 { XCTAssertTrue(helped, "no pool thread ran a chunk (workers \(workers))") }
+                if workers > 1 && chunks == 1000 {
+                    XCTAssertTrue(helped, "no pool thread ran a chunk (workers \(workers))")
+                }
             }
         }
     }

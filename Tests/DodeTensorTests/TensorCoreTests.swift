@@ -21,11 +21,15 @@ final class TensorCoreTests: XCTestCase {
                     XCTAssertEqual(c.shape, out)
                     for flat in 0..<c.count {
                         var idx = [Int](repeating: 0, count: out.count), rem = flat
-                        for d in stride(from: out.count - 1, through: 0, by: -1) { idx[d] = rem % out[d]; rem /= out[d] }
+                        for d in stride(from: out.count - 1, through: 0, by: -1) {
+                            idx[d] = rem % out[d]; rem /= out[d]
+                        }
                         func pick(_ t: Tensor) -> Double {
                             let k = t.rank
                             let sub = (0..<k).map { d in t.shape[d] == 1 ? 0 : idx[out.count - k + d] }
-                            return t.toArray()[sub.enumerated().reduce(0) { $0 + $1.element * Tensor.contiguousStrides(t.shape)[$1.offset] }]
+                            return t.toArray()[sub.enumerated().reduce(0) {
+                                $0 + $1.element * Tensor.contiguousStrides(t.shape)[$1.offset]
+                            }]
                         }
                         let x = pick(a), y = pick(b)
                         let want: Double
@@ -67,7 +71,8 @@ final class TensorCoreTests: XCTestCase {
     func testMatmulMatchesNaive() throws {
         for dt in [DType.float64, .float32] {
             let a = try randomTensor([6, 7], seed: 2, dtype: dt), b = try randomTensor([7, 5], seed: 3, dtype: dt)
-            for (aa, bb) in [(a, b), (try a.transpose(0, 1).clone().transpose(0, 1), try b.transpose(0, 1).clone().transpose(0, 1))] {
+            for (aa, bb) in [(a, b), (try a.transpose(0, 1).clone().transpose(0, 1),
+                                      try b.transpose(0, 1).clone().transpose(0, 1))] {
                 let c = try Tensor.matmul(aa, bb)
                 var maxErr = 0.0
                 for i in 0..<6 { for j in 0..<5 {
@@ -112,7 +117,8 @@ final class TensorCoreTests: XCTestCase {
                     for bad in [Double.nan, .infinity, -.infinity] {
                         let keep = base[pos]
                         base[pos] = bad
-                        XCTAssertTrue(try Tensor(base, shape: [n]).to(dtype).hasNonFinite(), "\(bad) at \(pos) of \(n), \(dtype)")
+                        XCTAssertTrue(try Tensor(base, shape: [n]).to(dtype).hasNonFinite(),
+                                      "\(bad) at \(pos) of \(n), \(dtype)")
                         base[pos] = keep
                     }
                 }

@@ -20,7 +20,11 @@ T:add('1e6 tensors of 1000 doubles stay under 100 MB', function(t)
   local peak = peak_rss_mb()
   print(string.format('    %d tensors, peak RSS %.1f MB', n, peak or -1))
   t:ok(peak ~= nil, '/proc/self/status is readable')
-  t:ok(peak and peak < 100, string.format('peak RSS %.1f MB < 100 MB', peak or -1))
+  -- Under a sanitizer (Scripts/test --long) freed memory is held in quarantine and padded: the
+  -- loop runs for its memory errors, the bound is not checked.
+  if not os.getenv('DODE_SANITIZER') then
+    t:ok(peak and peak < 100, string.format('peak RSS %.1f MB < 100 MB', peak or -1))
+  end
   t:eq(acc, (n // 100000) * 1000, 'loop ran')
 end)
 
@@ -29,7 +33,8 @@ end)
 -- (1.6 GB of states in all) stay within 120 MB of peak RSS.
 T:add('a long stepper loop on a 4 MB state stays bounded', function(t)
   local vp = dode.schedule.vp{}
-  local den = dode.denoiser.gmm{ weights = { 1, 1 }, means = { { 0, 1 }, { 1, 0 } }, stds = { { 0.5, 0.5 }, { 0.5, 0.5 } }, schedule = vp }
+  local den = dode.denoiser.gmm{ weights = { 1, 1 }, means = { { 0, 1 }, { 1, 0 } },
+    stds = { { 0.5, 0.5 }, { 0.5, 0.5 } }, schedule = vp }
   local x = dode.randn(dode.Generator(1), 262144, 2)
   local grid = dode.grid.discrete(vp, 100, { spacing = 'trailing' })
   local n = 0
@@ -45,7 +50,9 @@ T:add('a long stepper loop on a 4 MB state stays bounded', function(t)
   local peak = peak_rss_mb()
   print(string.format('    %d evaluations, peak RSS %.1f MB', n, peak or -1))
   t:eq(n, 400, 'loop ran')
-  t:ok(peak and peak < 120, string.format('peak RSS %.1f MB < 120 MB', peak or -1))
+  if not os.getenv('DODE_SANITIZER') then
+    t:ok(peak and peak < 120, string.format('peak RSS %.1f MB < 120 MB', peak or -1))
+  end
 end)
 
 T:run()

@@ -3,13 +3,15 @@ local T = require('dode.tester').new('metrics and images')
 
 T:add('Fréchet distance of known Gaussians', function(t)
   -- 1-D: (mu1 - mu2)^2 + (s1 - s2)^2.
-  t:close(dode.metrics.frechet_gaussian(dode.tensor{ 1 }, dode.tensor{ { 4 } }, dode.tensor{ 3 }, dode.tensor{ { 9 } }), 4 + 1, 1e-12, '1-D closed form')
+  t:close(dode.metrics.frechet_gaussian(dode.tensor{ 1 }, dode.tensor{ { 4 } }, dode.tensor{ 3 }, dode.tensor{ { 9 } }),
+    4 + 1, 1e-12, '1-D closed form')
   -- Commuting (diagonal) covariances: sum of (sqrt(a_i) - sqrt(b_i))^2.
   local a, b = { 1, 4, 0.25 }, { 9, 1, 1 }
   local want = 0
   for i = 1, 3 do want = want + (math.sqrt(a[i]) - math.sqrt(b[i])) ^ 2 end
   local function diag(v) local m = dode.zeros(3, 3); for i = 1, 3 do m[i][i] = v[i] end; return m end
-  t:close(dode.metrics.frechet_gaussian(dode.zeros(3), diag(a), dode.zeros(3), diag(b)), want, 1e-10, 'diagonal closed form')
+  t:close(dode.metrics.frechet_gaussian(dode.zeros(3), diag(a), dode.zeros(3), diag(b)), want, 1e-10,
+    'diagonal closed form')
   -- Non-commuting 2x2: tr sqrt(S1 S2) from the eigenvalues of S1 S2 (independent formula).
   local S1, S2 = dode.tensor{ { 2, 0.5 }, { 0.5, 1 } }, dode.tensor{ { 1, -0.3 }, { -0.3, 3 } }
   local M = S1:mm(S2)
@@ -39,10 +41,12 @@ T:add('MMD of identical distributions is within its standard error of 0; SWD is 
   local shifted = dode.metrics.mmd(dode.randn(dode.Generator(1), 300, 3), dode.randn(dode.Generator(2), 300, 3) + 1)
   t:ok(shifted > 10 * (math.abs(mean) + 3 * se), 'a shifted set is far away')
   local a, b = dode.randn(dode.Generator(3), 500, 2), dode.randn(dode.Generator(4), 400, 2) * 1.5
-  t:close(dode.metrics.swd(a, b, { gen = dode.Generator(9) }), dode.metrics.swd(b, a, { gen = dode.Generator(9) }), 1e-12, 'SWD symmetric')
+  t:close(dode.metrics.swd(a, b, { gen = dode.Generator(9) }), dode.metrics.swd(b, a, { gen = dode.Generator(9) }),
+    1e-12, 'SWD symmetric')
   -- 1-D shift by c: SWD over random unit directions of a shifted isotropic set, E[(c·u)^2] = c^2/d.
   local c = dode.randn(dode.Generator(5), 4000, 2)
-  t:close(dode.metrics.swd(c, c + dode.tensor{ { 1, 0 } }, { gen = dode.Generator(1), projections = 2000 }), math.sqrt(0.5), 0.03, 'SWD of a shift')
+  t:close(dode.metrics.swd(c, c + dode.tensor{ { 1, 0 } }, { gen = dode.Generator(1), projections = 2000 }),
+    math.sqrt(0.5), 0.03, 'SWD of a shift')
 end)
 
 T:add('RMSE, per-sample errors, mode mismatch and NLL', function(t)
@@ -61,7 +65,8 @@ T:add('PNG grids decode to the expected pixels', function(t)
   local dir = os.tmpname(); os.remove(dir); os.execute('mkdir -p ' .. dir)
   -- Two 2x2 images: one black, one white-ish with a known pattern.
   local x = dode.tensor{ { -1, -1, -1, -1 }, { 1, -1, 0, 1 } }
-  local w, h = dode.image.grid(x, { path = dir .. '/g.png', height = 2, width = 2, columns = 2, scale = 3, pad = 1 })
+  local grid = dode.image.grid(x, { path = dir .. '/g.png', height = 2, width = 2, columns = 2, scale = 3, pad = 1 })
+  local w, h = grid.width, grid.height
   t:eq(w, 2 * 6 + 3, 'width'); t:eq(h, 6 + 2, 'height')
   local img = dode.image.read(dir .. '/g.png')
   t:eq(img:size(1), h, 'decoded height'); t:eq(img:size(2), w, 'decoded width')
@@ -78,7 +83,8 @@ end)
 
 T:add('bad input to metrics', function(t)
   local a = dode.randn(dode.Generator(1), 10, 3)
-  t:raises(function() dode.metrics.rmse(a, dode.zeros(10, 4)) end, { 'dode.metrics.rmse', 'shapes 10x3 and 10x4 differ' })
+  t:raises(function() dode.metrics.rmse(a, dode.zeros(10, 4)) end,
+    { 'dode.metrics.rmse', 'shapes 10x3 and 10x4 differ' })
   t:raises(function() dode.metrics.frechet(a, dode.zeros(10, 4)) end, { 'dode.metrics.frechet', 'features' })
   t:raises(function() dode.metrics.mmd(dode.zeros(0, 3), a) end, { 'dode.metrics.mmd', 'non-empty' })
   local n = a:clone(); n[1][1] = 0 / 0
@@ -92,7 +98,8 @@ T:add('digits features and the Fréchet floor', function(t)
   local f = dode.features.digits(real)
   t:eq(f:size(2), 64, '64 features')
   local floor = dode.metrics.frechet(f:narrow(1, 1, 898), f:narrow(1, 899, 898))
-  local noise = dode.metrics.frechet(dode.features.digits(dode.randn(dode.Generator(1), 898, 64):clamp(-1, 1)), f:narrow(1, 1, 898))
+  local noise = dode.metrics.frechet(dode.features.digits(dode.randn(dode.Generator(1), 898, 64):clamp(-1, 1)),
+    f:narrow(1, 1, 898))
   t:ok(floor < 20, string.format('floor %.2f is small', floor))
   t:ok(noise > 10 * floor, string.format('noise (%.1f) is far above the floor (%.2f)', noise, floor))
   local logits = dode.features.digits_logits(real:narrow(1, 1, 100))

@@ -19,13 +19,7 @@ local function tmp(name)
   return p
 end
 
-local function read(path)
-  local f = io.open(path, 'rb')
-  if not f then return nil end
-  local s = f:read('a')
-  f:close()
-  return s
-end
+local read = require('dode.tester').read_file
 
 local function exists(path)
   local f = io.open(path, 'rb')
@@ -69,6 +63,7 @@ local function decode_refs(s, where)
 end
 
 local function parse_xml(s)
+  if type(s) == 'table' then s = s.svg end   -- plot.line/scatter return a chart object
   if not utf8.len(s) then return nil, 'not valid UTF-8' end
   local bad_ctl = s:find('[%z\1-\8\11\12\14-\31]')
   if bad_ctl then return nil, 'forbidden control character at ' .. bad_ctl end
@@ -248,7 +243,7 @@ end
 
 T:add('line chart: well-formed SVG written atomically', function(t)
   local path = tmp('rmse.svg')
-  local svg, skipped = plot.line{
+  local svg = plot.line{
     series = solver_series(), title = 'RMSE & NFE <digits>', xlabel = 'NFE', ylabel = 'RMSE',
     xlog = true, ylog = true, path = path,
   }
@@ -259,12 +254,12 @@ T:add('line chart: well-formed SVG written atomically', function(t)
   t:eq(root.attrs.xmlns, 'http://www.w3.org/2000/svg', 'SVG namespace')
   t:eq(root.attrs.width, '640', 'default width')
   t:eq(root.attrs.height, '420', 'default height')
-  t:eq(skipped, 0, 'nothing skipped')
-  t:eq(read(path), svg, 'the file holds the returned text')
+  t:eq(svg.skipped, 0, 'nothing skipped')
+  t:eq(read(path), svg.svg, 'the file holds the returned text')
   t:ok(not exists(path .. '.tmp'), 'no temporary file left')
   local _, set = texts(root)
   t:ok(set['RMSE & NFE <digits>'], 'title text (escaped in the file, decoded here)')
-  t:ok(svg:find('RMSE &amp; NFE &lt;digits&gt;', 1, true), 'title escaped')
+  t:ok(svg.svg:find('RMSE &amp; NFE &lt;digits&gt;', 1, true), 'title escaped')
   t:ok(set['NFE'] and set['RMSE'], 'axis labels')
   local polylines = 0
   walk(root, function(el) if el.name == 'polyline' then polylines = polylines + 1 end end)
@@ -300,7 +295,7 @@ T:add('line chart: log-axis decade ticks and labels', function(t)
 end)
 
 T:add('line chart: skipped points are counted, not fatal', function(t)
-  local svg, skipped, per = plot.line{
+  local svg = plot.line{
     series = {
       { name = 'bad y', x = { 1, 2, 3, 4, 5, 6 }, y = { 0.1, -1, 0, 0 / 0, math.huge, 0.01 } },
       { name = 'bad x', x = { -1, 1, 2 }, y = { 1, 2, 3 } },
@@ -308,12 +303,14 @@ T:add('line chart: skipped points are counted, not fatal', function(t)
     },
     xlog = true, ylog = true,
   }
+  local skipped, per = svg.skipped, svg.skipped_per_series
   t:eq(skipped, 5, 'four bad y values and one non-positive x')
   t:eq(per[1], 4, 'per series 1'); t:eq(per[2], 1, 'per series 2'); t:eq(per[3], 0, 'per series 3')
   t:ok(parse_xml(svg), 'still well-formed')
-  local _, sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }
+  local sk2 = plot.line{ series = { { x = { 1, 2 }, y = { 0 / 0, 1 } } } }.skipped
   t:eq(sk2, 1, 'NaN skipped on a linear axis')
-  local svg3, sk3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local svg3 = plot.line{ series = { { name = 'none', y = { -1, -2 } } }, ylog = true }
+  local sk3 = svg3.skipped
   t:eq(sk3, 2, 'every point skipped')
   local root3 = parse_xml(svg3)
   t:ok(root3, 'an empty chart is still well-formed')
@@ -338,11 +335,15 @@ T:add('line chart: legend names escaped, pairs share a colour', function(t)
   local _, names = texts(legend)
   t:ok(names[weird], 'the legend shows the name exactly')
   t:ok(names['D-DPM-Solver++(2M)'] and names['iPNDM'], 'every series is listed')
-  t:ok(svg:find('A &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;', 1, true), 'escaped in the file')
+  t:ok(svg.svg:find('A &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;', 1, true), 'escaped in the file')
   local solid, dashed = {}, {}
   walk(find_class(root, 'data'), function(el)
     if el.name == 'polyline' then
-      if el.attrs['stroke-dasharray'] then dashed[#dashed + 1] = el.attrs.stroke else solid[#solid + 1] = el.attrs.stroke end
+      if el.attrs['stroke-dasharray'] then
+        dashed[#dashed + 1] = el.attrs.stroke
+      else
+        solid[#solid + 1] = el.attrs.stroke
+      end
     end
   end)
   t:eq(#solid, 3, 'three solid lines'); t:eq(#dashed, 3, 'three dashed lines')
@@ -368,7 +369,8 @@ T:add('line chart: argument errors name the problem', function(t)
   t:raises(function() plot.line() end, { 'dode.plot.line', 'expected a table' })
   t:raises(function() plot.line{ series = { { x = { 1, 2 }, y = { 1 } } } } end,
     { 'series[1].x has 2 values', 'series[1].y has 1', 'same length' })
-  t:raises(function() plot.line{ series = { { y = { 1, 'a' } } } } end, { 'series[1].y[2] must be a number', "string ('a')" })
+  t:raises(function() plot.line{ series = { { y = { 1, 'a' } } } } end,
+    { 'series[1].y[2] must be a number', "string ('a')" })
   t:raises(function() plot.line{ series = { { y = { 1 }, style = 'wavy' } } } end, { "'solid', 'dashed'", 'wavy' })
   t:raises(function() plot.line{ series = { { y = { 1 }, colour = 'red' } } } end, { "unknown field 'colour'" })
   t:raises(function() plot.line{ series = { { y = { 1 } } }, xlabels = 'x' } end, { "unknown field 'xlabels'" })
@@ -379,7 +381,8 @@ T:add('line chart: argument errors name the problem', function(t)
   t:raises(function() plot.line{ series = { { y = { 1 } } }, path = tmpdir .. '/no/such/dir/p.svg' } end,
     { 'dode.plot.line', 'cannot write' })
   local ok, err = pcall(function() plot.line{ series = {} } end)
-  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true), 'the error points at the caller: ' .. tostring(err))
+  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true),
+    'the error points at the caller: ' .. tostring(err))
 end)
 
 T:add('scatter: points, alpha, equal scale', function(t)
@@ -389,11 +392,11 @@ T:add('scatter: points, alpha, equal scale', function(t)
   for i = 1, 50 do b[i] = { 4 + 0.1 * i, 0.5 * math.sin(i) } end
   b[51] = { 0 / 0, 1 }
   local path = tmp('samples.svg')
-  local svg, skipped = plot.scatter{
+  local svg = plot.scatter{
     series = { { name = 'teacher', points = a }, { name = 'student <D>', points = b, size = 3, alpha = 0.4 } },
     title = 'samples', xlabel = 'x1', ylabel = 'x2', path = path,
   }
-  t:eq(skipped, 1, 'the NaN point is skipped')
+  t:eq(svg.skipped, 1, 'the NaN point is skipped')
   local root, err = parse_xml(svg)
   t:ok(root, 'parses: ' .. tostring(err))
   if not root then return end
@@ -428,9 +431,11 @@ T:add('scatter: points, alpha, equal scale', function(t)
   end
   local free = parse_xml(plot.scatter{ series = { { points = b } }, equal = false })
   t:ok(free, 'equal = false parses')
-  t:raises(function() plot.scatter{ series = { { points = { { 1 } } } } } end, { 'dode.plot.scatter', 'points[1]', 'pair' })
+  t:raises(function() plot.scatter{ series = { { points = { { 1 } } } } } end,
+    { 'dode.plot.scatter', 'points[1]', 'pair' })
   t:raises(function() plot.scatter{ series = { { points = dode.zeros(3, 3) } } } end, { 'Nx2 tensor', '3x3' })
-  t:raises(function() plot.scatter{ series = { { points = { { 1, 2 } }, alpha = 2 } } } end, { 'alpha', 'between 0 and 1' })
+  t:raises(function() plot.scatter{ series = { { points = { { 1, 2 } }, alpha = 2 } } } end,
+    { 'alpha', 'between 0 and 1' })
 end)
 
 T:add('help text is registered', function(t)
@@ -511,7 +516,8 @@ T:add('table: argument errors', function(t)
   t:raises(function() rtable.new{} end, { 'dode.table.new', 'columns must be a non-empty list' })
   t:raises(function() rtable.new{ columns = { 'a', 'a' } } end, { "column 'a' appears twice" })
   t:raises(function() rtable.new{ columns = { 'a' }, formats = { b = '%d' } } end, { "'b'", 'not in columns' })
-  t:raises(function() rtable.new{ columns = { 'a' }, formats = { a = 'x' } } end, { 'formats.a', 'string.format pattern' })
+  t:raises(function() rtable.new{ columns = { 'a' }, formats = { a = 'x' } } end,
+    { 'formats.a', 'string.format pattern' })
   local tb = rtable.new{ columns = { 'a', 'b' } }
   t:raises(function() tb:add{ c = 1 } end, { 'dode.table.add', "unknown column 'c'", 'a, b' })
   t:raises(function() tb:add{ 1, 2, 3 } end, { 'position 3', '2 columns' })
@@ -520,8 +526,12 @@ T:add('table: argument errors', function(t)
   t:raises(function() tb:sort('z') end, { 'dode.table.sort', "unknown column 'z'" })
   t:raises(function() tb:column('z') end, { 'dode.table.column', "unknown column 'z'" })
   t:raises(function() tb.add(nil, {}) end, { 'tb:add' })
+  -- Values are described as in dode.plot (one dode.util.describe): a 0-D tensor names its shape.
+  t:raises(function() rtable.new{ columns = dode.tensor(3) } end,
+    { 'dode.table.new', 'columns must be a non-empty list of names (got a tensor of shape scalar)' })
   local ok, err = pcall(function() tb:add{ c = 1 } end)
-  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true), 'the error points at the caller: ' .. tostring(err))
+  t:ok(not ok and err:find('test_plot_table_progress.lua:', 1, true),
+    'the error points at the caller: ' .. tostring(err))
 end)
 
 T:add('table: CSV round trip with commas and quotes', function(t)
@@ -645,7 +655,14 @@ T:add('progress: plain lines for logs, in-place redraw on a terminal', function(
   t:ok(buf3[#buf3 - 1]:find('it/s', 1, true), 'rate while running')
   t:raises(function() tty:update('x') end, { 'dode.progress.update', 'finite number' })
   t:raises(function() progress.new{ total = -1 } end, { 'dode.progress.new', 'total must be a number >= 0' })
-  t:raises(function() progress.new{ totl = 1 } end, { "unknown option 'totl'" })
+  t:raises(function() progress.new{ totl = 1 } end,
+    { "unknown option 'totl' (options are total, label, quiet, every, unit, tty, write)" })
+  -- Values are described as in dode.plot and dode.table (one dode.util.describe): tensors by
+  -- shape, long strings cut.
+  t:raises(function() progress.new{ total = dode.ones(2) } end,
+    { 'dode.progress.new', 'total must be a number >= 0 (got a tensor of shape 2)' })
+  t:raises(function() progress.new{ every = string.rep('x', 50) } end,
+    { "(got a string ('" .. string.rep('x', 37) .. "...'))" })
   t:eq(progress.duration(3725), '1:02:05', 'hours'); t:eq(progress.duration(65), '1:05', 'minutes')
   t:eq(progress.duration(2.5), '2.5s', 'seconds')
 end)

@@ -142,7 +142,8 @@ T:add('files round-trip', function(t)
   local deep = {}; local c = deep
   for _ = 1, 100000 do c[1] = {}; c = c[1] end
   t:raises(function() dode.json.encode(deep) end, { 'dode.json.encode', 'nested deeper than 200 levels' })
-  t:raises(function() dode.json.decode(string.rep('[', 100000) .. string.rep(']', 100000)) end, { 'dode.json.decode', 'invalid JSON' })
+  t:raises(function() dode.json.decode(string.rep('[', 100000) .. string.rep(']', 100000)) end,
+    { 'dode.json.decode', 'invalid JSON' })
   local f = io.open(dir .. '/bad.json', 'w'); f:write('{"a": [1, 2'); f:close()
   t:raises(function() dode.load(dir .. '/bad.json') end, { 'dode.load', 'bad.json', 'invalid JSON' })
   os.execute('rm -rf ' .. dir)
@@ -155,8 +156,12 @@ T:add('error messages name the function, argument, expectation and value', funct
   t:raises(function() dode.zeros(2):narrow(1, 2, 5) end, { 'Tensor:narrow', 'argument 3' })
   t:raises(function() dode.ones(3)[4] = 1 end, { 'index in 1..3', 'got 4' })
   t:raises(function() dode.Generator('x') end, { 'dode.Generator: argument 1 must be a non-negative integer seed' })
-  t:raises(function() dode.limits{ max_bytes = 1000 }; local ok, e = pcall(dode.zeros, 1000); dode.limits{ max_bytes = 1 << 40 }; error(e) end,
-    { 'above the size cap' })
+  t:raises(function()
+    dode.limits{ max_bytes = 1000 }
+    local ok, e = pcall(dode.zeros, 1000)
+    dode.limits{ max_bytes = 1 << 40 }
+    error(e)
+  end, { 'above the size cap' })
 end)
 
 T:run()

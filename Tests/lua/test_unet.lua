@@ -73,27 +73,36 @@ end)
 T:add('bad folders, schedules and options are clear errors', function(t)
   t:raises(function() return dode.denoiser.unet{ path = fx .. 'nope', schedule = vp } end,
     { 'dode.denoiser.unet', 'nope', 'config.json', 'test_unet.lua:' }, 'missing folder')
-  t:raises(function() return dode.denoiser.unet{ path = fx .. 'legacy_attention' } end, { "option 'schedule'" }, 'no schedule')
+  t:raises(function() return dode.denoiser.unet{ path = fx .. 'legacy_attention' } end,
+    { "option 'schedule'" }, 'no schedule')
   t:raises(function() return dode.denoiser.unet{ path = fx .. 'legacy_attention', schedule = dode.schedule.edm{} } end,
     { 'discrete VP schedule' }, 'an EDM schedule')
   t:raises(function() return dode.denoiser.unet{ path = fx .. 'legacy_attention', schedule = vp, predicts = 'edm' } end,
     { "option 'predicts'" }, 'edm prediction')
-  t:raises(function() return dode.denoiser.unet{ path = fx .. 'heads_scale_shift', schedule = vp, predicts = 'eps' } end,
+  t:raises(function()
+      return dode.denoiser.unet{ path = fx .. 'heads_scale_shift', schedule = vp, predicts = 'eps' }
+    end,
     { 'prediction_type', 'v' }, 'option against the scheduler file')
   t:raises(function() return dode.denoiser.unet{ path = fx .. 'legacy_attention', schedule = vp, threshold = 2 } end,
     { "option 'threshold'" }, 'threshold ratio above 1')
   local den = dode.denoiser.unet{ path = fx .. 'legacy_attention', schedule = vp }
-  t:raises(function() return den(dode.zeros(2, 5), vp:point{ t = 10 }) end, { 'features per sample' }, 'wrong state size')
-  t:raises(function() return den(dode.zeros(1, 3, 10, 16), vp:point{ t = 10 }) end, { 'multiples of 4', '10×16' }, 'an image size the architecture cannot take')
-  t:raises(function() return dode.data.fashion{ folder = '/nonexistent' } end, { 'dataset-fashion-mnist' }, 'missing data')
+  t:raises(function() return den(dode.zeros(2, 5), vp:point{ t = 10 }) end,
+    { 'features per sample' }, 'wrong state size')
+  t:raises(function() return den(dode.zeros(1, 3, 10, 16), vp:point{ t = 10 }) end,
+    { 'multiples of 4', '10×16' }, 'an image size the architecture cannot take')
+  t:raises(function() return dode.data.fashion{ folder = '/nonexistent' } end,
+    { 'dataset-fashion-mnist' }, 'missing data')
 end)
 
 T:add('random calls into a unet denoiser raise errors, never crash', function(t)
   local den = dode.denoiser.unet{ path = fx .. 'resnet_sampling_classes', schedule = vp }
   local g = dode.Generator(5)
-  local shapes = { { 2, 1, 8, 8 }, { 2, 64 }, { 1, 1, 16, 16 }, { 2, 1, 6, 8 }, { 3, 2, 8, 8 }, { 0, 1, 8, 8 }, { 64 }, { 1, 1, 8, 8, 1 } }
-  local points = { vp:point{ t = 500 }, vp:point{ t = 0 }, dode.schedule.vp{}:point{ t = 10 }, dode.schedule.edm{}:point{ s = 1 } }
-  local conds = { nil, dode.tensor{ 1 }, dode.tensor{ 1, 2 }, dode.tensor{ 9, 9 }, dode.tensor{ 0.5, 1 }, dode.tensor{ 0 / 0 }, dode.zeros(2, 3), 'a', 3 }
+  local shapes = { { 2, 1, 8, 8 }, { 2, 64 }, { 1, 1, 16, 16 }, { 2, 1, 6, 8 }, { 3, 2, 8, 8 }, { 0, 1, 8, 8 },
+    { 64 }, { 1, 1, 8, 8, 1 } }
+  local points = { vp:point{ t = 500 }, vp:point{ t = 0 }, dode.schedule.vp{}:point{ t = 10 },
+    dode.schedule.edm{}:point{ s = 1 } }
+  local conds = { nil, dode.tensor{ 1 }, dode.tensor{ 1, 2 }, dode.tensor{ 9, 9 }, dode.tensor{ 0.5, 1 },
+    dode.tensor{ 0 / 0 }, dode.zeros(2, 3), 'a', 3 }
   local ok_calls, errors = 0, 0
   math.randomseed(11)
   for _ = 1, 400 do

@@ -110,6 +110,32 @@ void dode_avgpool2_nhwc(const float *x, long n, long H, long W, long C, float *y
 /// compare both paths in one process. DODE_NO_AVX2=1 in the environment forces the portable path.
 void dode_kernels_set_avx2(int on);
 
+/// Exact sums of doubles (exact_sum.c): an accumulator is DODE_EXACT_WORDS int64 words,
+/// zero-initialised. Limb words are plain integers, so accumulators of different processes
+/// add exactly (e.g. MPI_Allreduce with MPI_SUM on int64) after dode_exact_normalize.
+#define DODE_EXACT_LIMBS 68
+#define DODE_EXACT_WORDS (DODE_EXACT_LIMBS + 4)
+#include <stdint.h>
+/// Adds n doubles exactly.
+void dode_exact_add(int64_t *acc, const double *v, long n);
+/// Adds another accumulator exactly.
+void dode_exact_merge(int64_t *acc, const int64_t *other);
+/// Carries every limb into 32-bit digits (a canonical form: equal sums give equal words).
+void dode_exact_normalize(int64_t *acc);
+/// The sum rounded to the nearest double (NaN if a NaN or both infinities were added).
+double dode_exact_value(const int64_t *acc);
+/// out[i] = Σ_j a[i][j]·b[i][j] for rows×cols arrays, in an order fixed by cols.
+void dode_row_dots_f64(const double *a, const double *b, long rows, long cols, double *out);
+
+/// The interrupt request (Ctrl-C): set by a signal handler, polled by long loops.
+void dode_interrupt_request(void);
+/// 1 when an interrupt is pending.
+int dode_interrupt_pending(void);
+/// Clears the request and returns 1 when one was pending.
+int dode_interrupt_take(void);
+/// Clears any pending request.
+void dode_interrupt_clear(void);
+
 /// 1 when the AVX2/FMA path is in use.
 int dode_kernels_avx2(void);
 #endif

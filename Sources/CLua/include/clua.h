@@ -12,6 +12,8 @@
 /// Result a Swift dispatcher returns when the binding threw: the error message has been pushed
 /// and the trampoline must raise it.
 #define DODE_RAISE (-1)
+/// Like DODE_RAISE, but the message is raised exactly as it is (no "file:line:" prefix).
+#define DODE_RAISE_VERBATIM (-2)
 
 /// The Swift side of every binding: called by the trampoline with the binding's index.
 /// Returns the number of results, or DODE_RAISE with the message on the top of the stack.
@@ -28,6 +30,17 @@ int dode_traceback_handler(lua_State *L);
 
 /// Runs `chunk` in protected mode with the traceback handler. Returns the lua_pcall status.
 int dode_pcall_traceback(lua_State *L, int nargs, int nresults);
+
+/// Catches SIGINT: an interrupt request for dode's loops (see Interrupt.swift) and a hook that
+/// stops the Lua code of `L` at its next instruction with the error "interrupted".
+void dode_sigint_catch(lua_State *L);
+/// Restores the idle SIGINT action: the default (the process exits) unless
+/// dode_sigint_set_idle_ignore(1) asked for SIGINT to be ignored between chunks.
+void dode_sigint_default(void);
+/// Sets the idle SIGINT action: ignore (1, a notebook kernel's dode process) or default (0).
+void dode_sigint_set_idle_ignore(int ignore);
+/// Removes the interrupt hook if it is set (after a Swift loop reported the interrupt).
+void dode_interrupt_unhook(lua_State *L);
 
 static inline int dode_pcall(lua_State *L, int nargs, int nresults, int msgh) {
     return lua_pcall(L, nargs, nresults, msgh);
@@ -74,7 +87,9 @@ static inline int dode_ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX)
 static inline void dode_unref(lua_State *L, int r) { luaL_unref(L, LUA_REGISTRYINDEX, r); }
 static inline int dode_rawgeti_registry(lua_State *L, lua_Integer r) { return lua_rawgeti(L, LUA_REGISTRYINDEX, r); }
 static inline int dode_getmetafield(lua_State *L, int obj, const char *e) { return luaL_getmetafield(L, obj, e); }
-static inline void dode_requiref(lua_State *L, const char *name, lua_CFunction f, int glb) { luaL_requiref(L, name, f, glb); }
+static inline void dode_requiref(lua_State *L, const char *name, lua_CFunction f, int glb) {
+    luaL_requiref(L, name, f, glb);
+}
 static inline lua_Integer dode_len(lua_State *L, int i) { return luaL_len(L, i); }
 
 #endif

@@ -24,8 +24,9 @@ public final class DODEFit {
     /// Where each evaluation's update lands: (step, stage, t, s), 0-based step and stage.
     public let landings: [(step: Int, stage: Int, t: Double?, s: Double)]
 
-    convenience init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String], directions: [Direction],
-                     space: FitSpace, first: FirstEvaluation, ridge: Double, metadata: [String: Any], grid: Grid, solver: Solver, plan: Plan) {
+    convenience init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String],
+                     directions: [Direction], space: FitSpace, first: FirstEvaluation, ridge: Double,
+                     metadata: [String: Any], grid: Grid, solver: Solver, plan: Plan) {
         self.init(lambdas: lambdas, residualBefore: residualBefore, residualAfter: residualAfter, warnings: warnings,
                   directions: directions, space: space, first: first, ridge: ridge, metadata: metadata,
                   gridPoints: grid.points.map { ($0.t, $0.s) }, scheduleConfig: grid.schedule.config,
@@ -34,8 +35,9 @@ public final class DODEFit {
     }
 
     /// Rebuilt from a saved file.
-    init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String], directions: [Direction],
-         space: FitSpace, first: FirstEvaluation, ridge: Double, metadata: [String: Any], gridPoints: [(t: Double?, s: Double)],
+    init(lambdas: [[Double]], residualBefore: [Double], residualAfter: [Double], warnings: [String],
+         directions: [Direction], space: FitSpace, first: FirstEvaluation, ridge: Double, metadata: [String: Any],
+         gridPoints: [(t: Double?, s: Double)],
          scheduleConfig: [String: String], solverName: String, solverOptions: [String: String],
          landings: [(step: Int, stage: Int, t: Double?, s: Double)]) {
         self.lambdas = lambdas
@@ -60,15 +62,19 @@ public final class DODEFit {
             throw CoreError("expected \(lambdas.count) rows of \(directions.count) coefficients")
         }
         return DODEFit(lambdas: new, residualBefore: residualBefore, residualAfter: residualAfter, warnings: warnings,
-                       directions: directions, space: space, first: first, ridge: ridge, metadata: metadata, gridPoints: gridPoints,
-                       scheduleConfig: scheduleConfig, solverName: solverName, solverOptions: solverOptions, landings: landings)
+                       directions: directions, space: space, first: first, ridge: ridge, metadata: metadata,
+                       gridPoints: gridPoints, scheduleConfig: scheduleConfig, solverName: solverName,
+                       solverOptions: solverOptions, landings: landings)
     }
 
     /// The D-variant of `base` (which must be the solver the fit was made for).
     public func solver(base: Solver) throws -> DSolver {
-        guard base.name == solverName else { throw CoreError("the fit was made for solver '\(solverName)', not '\(base.name)'") }
+        guard base.name == solverName else {
+            throw CoreError("the fit was made for solver '\(solverName)', not '\(base.name)'")
+        }
         guard base.options == solverOptions else {
-            let diff = Set(base.options.keys).union(solverOptions.keys).sorted().filter { base.options[$0] != solverOptions[$0] }
+            let diff = Set(base.options.keys).union(solverOptions.keys).sorted()
+                .filter { base.options[$0] != solverOptions[$0] }
                 .map { "\($0): fit \(solverOptions[$0] ?? "unset"), solver \(base.options[$0] ?? "unset")" }
             throw CoreError("the fit was made for \(solverName) with other options (\(diff.joined(separator: "; ")))")
         }
@@ -90,7 +96,9 @@ public final class DODEFit {
             let q = gridPoints[i]
             let same = p.t == q.t && (p.s == q.s || abs(p.s - q.s) <= 1e-12 * q.s)
             if !same {
-                throw CoreError("the fit was made on another grid: point \(i + 1) is t = \(q.t.map { String($0) } ?? "nil"), s = \(q.s) in the fit and t = \(p.t.map { String($0) } ?? "nil"), s = \(p.s) here")
+                throw CoreError("the fit was made on another grid: point \(i + 1) is " +
+                                "t = \(q.t.map { String($0) } ?? "nil"), s = \(q.s) in the fit and " +
+                                "t = \(p.t.map { String($0) } ?? "nil"), s = \(p.s) here")
             }
         }
     }
@@ -98,15 +106,20 @@ public final class DODEFit {
     /// A readable table of the coefficients and residuals.
     public func table() -> String {
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: Swift.max(0, w - s.count)) + s }
-        var lines = ["D-ODE fit of \(solverName) (\(directions.map(\.rawValue).joined(separator: " + ")), \(space.rawValue) space, \(lambdas.count) evaluations, teacher \(metadata["teacher"] ?? "?"), k = \(metadata["k"] ?? "?"))"]
+        var lines = ["D-ODE fit of \(solverName) (\(directions.map(\.rawValue).joined(separator: " + ")), " +
+                     "\(space.rawValue) space, \(lambdas.count) evaluations, " +
+                     "teacher \(metadata["teacher"] ?? "?"), k = \(metadata["k"] ?? "?"))"]
         lines.append(pad("eval", 5) + pad("step", 6) + pad("stage", 6) + pad("lands t", 10) + pad("lands s", 12)
-                     + directions.map { pad("λ " + $0.rawValue, 14) }.joined() + pad("resid before", 14) + pad("after", 12))
+                     + directions.map { pad("λ " + $0.rawValue, 14) }.joined()
+                     + pad("resid before", 14) + pad("after", 12))
         for k in 0..<lambdas.count {
             let l = landings[k]
             lines.append(pad(String(k + 1), 5) + pad(String(l.step + 1), 6) + pad(String(l.stage + 1), 6)
-                         + pad(l.t.map { String(format: "%.2f", $0) } ?? "nil", 10) + pad(String(format: "%.5g", l.s), 12)
+                         + pad(l.t.map { String(format: "%.2f", $0) } ?? "nil", 10)
+                         + pad(String(format: "%.5g", l.s), 12)
                          + lambdas[k].map { pad(String(format: "%.5g", $0), 14) }.joined()
-                         + pad(String(format: "%.5g", residualBefore[k]), 14) + pad(String(format: "%.5g", residualAfter[k]), 12))
+                         + pad(String(format: "%.5g", residualBefore[k]), 14)
+                         + pad(String(format: "%.5g", residualAfter[k]), 12))
         }
         for w in warnings { lines.append("warning: " + w) }
         return lines.joined(separator: "\n")

@@ -21,7 +21,8 @@ public final class DSolver: Solver {
         try fit.checkGrid(grid)
         let p = try base.plan(grid)
         guard p.nfe == fit.lambdas.count else {
-            throw CoreError("the fit has \(fit.lambdas.count) coefficients but \(base.name) makes \(p.nfe) evaluations on this grid")
+            throw CoreError("the fit has \(fit.lambdas.count) coefficients but \(base.name) makes \(p.nfe) " +
+                            "evaluations on this grid")
         }
         return p
     }
@@ -44,7 +45,9 @@ public final class DSolver: Solver {
             return .linear(landing: landing.substituting(consumed: consumed) + landingShift,
                            aux: aux.map { ($0.0, $0.1.substituting(consumed: consumed)) })
         case let .function(f):
-            guard landingShift.terms.isEmpty else { throw CoreError("direction 'effective_eps' needs a built-in solver") }
+            guard landingShift.terms.isEmpty else {
+                throw CoreError("direction 'effective_eps' needs a built-in solver")
+            }
             if shift.terms.isEmpty { return upd }
             let e = run.evaluation(k)
             return .function { d in

@@ -1,4 +1,4 @@
-/// The directions D-ODE fits coefficients along (method.md §3). The default, `.previous` in data
+/// The directions D-ODE fits coefficients along (docs/method.md §5.6). The default, `.previous` in data
 /// space, is the paper's D̃_k = D_k + λ_k·(D_k − D_{k−1}); the others are the reference code's
 /// variants and the generalised (IIA-style) basis.
 public enum Direction: String, Sendable, CaseIterable {
@@ -45,8 +45,8 @@ enum Directions {
                 return Combination([(1, .d(k)), (-1, .d(j))])
             case .eps:
                 // D̃ = D_k − λ·s_k·(ε_k − ε_j): the prediction whose ε is ε_k + λ(ε_k − ε_j).
-                var c = StepMath.eps(k, pred: .d(k), s: e.at.s)
-                c.add(StepMath.eps(j, pred: .d(j), s: run.evaluation(j).at.s), scale: -1)
+                var c = Combination.eps(k, pred: .d(k), s: e.at.s)
+                c.add(Combination.eps(j, pred: .d(j), s: run.evaluation(j).at.s), scale: -1)
                 return c.scaled(-e.at.s)
             }
         }
@@ -55,7 +55,7 @@ enum Directions {
             if k == 0 {
                 guard first == .noise, space == .eps else { return nil }
                 // ε_{−1} = x_T = α_0·y_0.
-                var c = StepMath.eps(0, pred: .d(0), s: e.at.s)
+                var c = Combination.eps(0, pred: .d(0), s: e.at.s)
                 c.add(-e.at.alpha, .y(0))
                 return .consumed(c.scaled(-e.at.s))
             }
@@ -72,12 +72,13 @@ enum Directions {
         case .effectiveEps:
             guard k >= 1 else { return nil }
             guard let now = try solver.effectiveEps(k, run), let before = try solver.effectiveEps(k - 1, run) else {
-                throw CoreError("direction 'effective_eps' needs a solver with a combined ε (ipndm or deis), not \(solver.name)")
+                throw CoreError("direction 'effective_eps' needs a solver with a combined ε (ipndm or deis), " +
+                                "not \(solver.name)")
             }
             // ε_eff,k uses the raw D_k; ε_eff,k−1 was built when k−1 was current.
             let a = now.substituting(consumed: Combination([(1, .d(k))]))
             let b = before.substituting(consumed: Combination([(1, .d(k - 1))]))
-            return .landing((a + (-1) * b).scaled(e.lands.s - e.at.s))
+            return .landing((a - b).scaled(e.lands.s - e.at.s))
         }
     }
 }

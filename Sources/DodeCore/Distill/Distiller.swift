@@ -1,14 +1,16 @@
-import Foundation
-
-/// D-ODE distillation (method.md §3): a sequential, greedy, closed-form fit of one coefficient per
-/// network evaluation (or m for a generalised basis) against teacher states at exactly the
-/// student's landing points.
+/// D-ODE distillation (docs/method.md §4): a sequential, greedy, closed-form fit of one
+/// coefficient per network evaluation (or m for a generalised basis) against teacher states at
+/// exactly the student's landing points.
 ///
 /// At evaluation k, with earlier coefficients applied, the update is evaluated with the raw D_k
 /// (b) and its change along each direction (Δ_m) — from the coefficient of the consumed
 /// prediction, or by evaluating a Lua solver's update twice — and
-/// λ = argmin ‖T − b − Σ λ_m Δ_m‖² (+ ridge·‖λ‖²), summing ⟨Δ_m, Δ_n⟩ and ⟨Δ_m, T − b⟩ over every
-/// coordinate of every sample in Double. The student continues from b + Σ λ_m Δ_m.
+/// λ = argmin ‖T − b − Σ λ_m Δ_m‖² (+ ridge·‖λ‖²), from the exact sums ⟨Δ_m, Δ_n⟩ and
+/// ⟨Δ_m, T − b⟩ over every coordinate of every sample (`FitStatistics`). The student continues
+/// from b + Σ λ_m Δ_m.
+///
+/// `Distiller.fit(_:)` (Distiller+Fit.swift) is the whole procedure behind `dode.distill.fit`;
+/// the pieces here let a caller drive it batch by batch.
 public final class Distiller {
     public struct Config {
         public var directions: [Direction] = [.previous]
@@ -26,7 +28,9 @@ public final class Distiller {
         public let targets: [Tensor]
         let den: Denoiser
         let cond: Tensor?
-        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update, G: [[Double]], r: [Double], rss: Double)? = nil
+        /// The current evaluation's uncorrected landing, directions and update, between
+        /// `accumulate` and `apply`.
+        var pending: (b: Tensor, deltas: [Tensor?], effects: [DirectionEffect?], upd: Update)? = nil
         init(run: SolverRun, targets: [Tensor], den: Denoiser, cond: Tensor?) {
             self.run = run; self.targets = targets; self.den = den; self.cond = cond
         }
@@ -52,37 +56,6 @@ public final class Distiller {
         self.config = config
     }
 
-    /// The teacher's grid: the student grid refined k times, with the student's stage points
-    /// inserted, so a teacher state exists at every student landing point.
-    public static func teacherGrid(student plan: Plan, grid: Grid, k: Int) throws -> Grid {
-        guard k >= 2 else { throw CoreError("k must be an integer ≥ 2 (got \(k))") }
-        let refined = try grid.refine(k)
-        let extra = plan.stagePoints(of: grid)
-        return extra.isEmpty ? refined : try refined.inserting(extra)
-    }
-
-    /// Teacher states at every student landing point (one tensor per evaluation).
-    public static func targets(teacher: Solver, den: Denoiser, x: Tensor, grid: Grid, student plan: Plan, k: Int,
-                               cond: Tensor? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> [Tensor] {
-        let tg = try teacherGrid(student: plan, grid: grid, k: k)
-        var want: [Int] = []
-        for e in plan.evaluations {
-            guard let i = tg.index(ofS: e.lands.s) else {
-                throw CoreError("internal: the teacher grid has no point at s = \(e.lands.s)")
-            }
-            want.append(i)
-        }
-        var done = 0
-        let (_, kept) = try Sampler.sample(teacher, den, x, tg, cond: cond, keep: Set(want)) { _ in
-            done += 1
-            progress?(done, tg.steps)
-        }
-        return try want.map { i in
-            guard let t = kept[i] else { throw CoreError("internal: no teacher state kept at grid index \(i)") }
-            return t
-        }
-    }
-
     /// Starts a batch: its student run and targets.
     public func batch(den: Denoiser, x: Tensor, grid: Grid, targets: [Tensor], cond: Tensor? = nil) throws -> Batch {
         try Sampler.checkCompatible(den, grid, x)
@@ -96,9 +69,9 @@ public final class Distiller {
         return Batch(run: run, targets: targets, den: den, cond: cond)
     }
 
-    /// The two sums of one batch at its current evaluation: G = ⟨Δ_m, Δ_n⟩, r = ⟨Δ_m, T − b⟩,
-    /// plus ‖T − b‖² and the element count. Leaves b and Δ pending for `apply`.
-    public func accumulate(_ b: Batch) throws -> (G: [[Double]], r: [Double], rss: Double, n: Int, exists: [Bool]) {
+    /// Evaluates the batch's next prediction and returns the sums of its evaluation; leaves the
+    /// uncorrected landing and the directions pending for `apply`.
+    public func accumulate(_ b: Batch) throws -> FitStatistics {
         let run = b.run
         guard let e = run.next else { throw CoreError("the batch's run is finished") }
         let k = run.k
@@ -114,7 +87,8 @@ public final class Distiller {
             base = try run.materialize(landing, landing: e.lands, consumed: d)
             let cc = landing.consumedCoefficient
             for dir in config.directions {
-                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run, solver: solver)
+                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run,
+                                                solver: solver)
                 effects.append(eff)
                 switch eff {
                 case .consumed(let c)?: deltas.append(try run.materialize(c.scaled(cc), landing: e.lands))
@@ -125,55 +99,60 @@ public final class Distiller {
         case let .function(f):
             base = try f(d)
             for dir in config.directions {
-                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run, solver: solver)
+                let eff = try Directions.effect(dir, space: config.space, first: config.first, k: k, run: run,
+                                                solver: solver)
                 effects.append(eff)
                 switch eff {
                 case .consumed(let c)?:
-                    let shifted = try run.materialize((Combination([(1, .d(k))]) + c).scaled(1 / e.lands.alpha), landing: e.lands)
+                    let shifted = try run.materialize((Combination([(1, .d(k))]) + c).scaled(1 / e.lands.alpha),
+                                                      landing: e.lands)
                     deltas.append(try Tensor.binary(.sub, try f(shifted), base))
                 case .landing?: throw CoreError("direction 'effective_eps' needs a built-in solver")
                 case nil: deltas.append(nil)
                 }
             }
         }
-        let T = b.targets[k]
-        let resid = try Tensor.binary(.sub, T.to(base.dtype), base)
+        let resid = try Tensor.binary(.sub, b.targets[k].to(base.dtype), base)
         let m = config.directions.count
-        var G = [[Double]](repeating: [Double](repeating: 0, count: m), count: m), r = [Double](repeating: 0, count: m)
+        var st = FitStatistics(directions: m)
         for i in 0..<m {
             guard let di = deltas[i] else { continue }
-            r[i] = try di.dot(resid)
+            st.exists[i] = true
+            st.r[i] = try di.exactDot(resid)
             for j in i..<m {
                 guard let dj = deltas[j] else { continue }
-                G[i][j] = try di.dot(dj)
-                G[j][i] = G[i][j]
+                st.G[i][j] = try di.exactDot(dj)
+                st.G[j][i] = st.G[i][j]
             }
         }
-        let rss = resid.sumSquares()
-        b.pending = (base, deltas, effects, upd, G, r, rss)
-        return (G, r, rss, resid.count, effects.map { $0 != nil })
+        st.rss = try resid.exactDot(resid)
+        st.count = resid.count
+        b.pending = (base, deltas, effects, upd)
+        return st
     }
 
     /// Solves the normal equations of the summed statistics. With a ridge term the objective is
     /// the mean squared residual over the n coordinates plus ridge·‖λ‖². A direction that does
     /// not exist at this evaluation (the first one, say) gets λ = 0; an existing one with
     /// ⟨Δ, Δ⟩ ≈ 0 is degenerate: λ = 0 and a warning.
-    public func solve(G: [[Double]], r: [Double], rss: Double, n: Int, exists: [Bool], k: Int) -> [Double] {
+    public func solve(_ st: FitStatistics, k: Int) -> [Double] {
+        let (G, r, rss) = st.values
         let m = r.count
         var lam = [Double](repeating: 0, count: m)
         var active: [Int] = []
-        for i in 0..<m where exists[i] {
+        for i in 0..<m where st.exists[i] {
             if G[i][i] > config.degenerateTolerance * Swift.max(rss, 1e-300) && G[i][i].isFinite {
                 active.append(i)
             } else {
-                warnings.append("evaluation \(k + 1): direction '\(config.directions[i].rawValue)' is degenerate (<Δ,Δ> = \(G[i][i])); λ = 0")
+                warnings.append("evaluation \(k + 1): direction '\(config.directions[i].rawValue)' is degenerate " +
+                                "(<Δ,Δ> = \(G[i][i])); λ = 0")
             }
         }
         if active.isEmpty { return lam }
-        let scale = 1 / Double(Swift.max(n, 1))
+        let scale = 1 / Double(Swift.max(st.count, 1))
         let A = active.map { i in active.map { j in G[i][j] * scale + (i == j ? config.ridge : 0) } }
         let bvec = active.map { r[$0] * scale }
-        if let sol = try? StepMath.solve(A, bvec) {
+        if let sol = try? LinearSystem.solve(A, bvec) {
             for (q, i) in active.enumerated() { lam[i] = sol[q] }
         } else {
             warnings.append("evaluation \(k + 1): the normal equations are singular; λ = 0")
@@ -182,7 +161,7 @@ public final class Distiller {
     }
 
     /// Applies λ to a batch's pending evaluation and advances its run.
-    public func apply(_ b: Batch, lambda lam: [Double]) throws -> (before: Double, after: Double) {
+    public func apply(_ b: Batch, lambda lam: [Double]) throws {
         guard let p = b.pending else { throw CoreError("internal: no pending evaluation") }
         let run = b.run
         let k = run.k
@@ -196,52 +175,48 @@ public final class Distiller {
             var shift = Combination()
             for (i, eff) in p.effects.enumerated() { if case .consumed(let c)? = eff { shift.add(c, scale: lam[i]) } }
             let consumed = Combination([(1, .d(k))]) + shift
-            for (name, c) in aux { run.setAux(name, try run.materialize(c.substituting(consumed: consumed), landing: e.at), at: e.at) }
+            for (name, c) in aux {
+                run.setAux(name, try run.materialize(c.substituting(consumed: consumed), landing: e.at), at: e.at)
+            }
         }
-        // ‖T − b − Σλ_mΔ_m‖² from this batch's sums (no extra pass over the state).
-        var after = p.rss
-        for i in 0..<lam.count {
-            after -= 2 * lam[i] * p.r[i]
-            for j in 0..<lam.count { after += lam[i] * lam[j] * p.G[i][j] }
-        }
-        let before = p.rss
-        after = Swift.max(after, 0)
         b.pending = nil
         try run.advance(to: out)
-        return (before, after)
     }
 
-    /// Fits over batches in rounds, one per evaluation (method.md "Many batches"): each batch
-    /// contributes its sums, `exchange` may add other processes' sums, then λ is solved from the
-    /// totals and applied to every batch. The result equals a fit on the union of the batches.
-    public func fit(_ batches: [Batch], exchange: ((Int, [[Double]], [Double], Double, Int) throws -> ([[Double]], [Double], Double, Int))? = nil,
-                    progress: ((Int, Int) -> Void)? = nil) throws {
+    /// Fits over batches in rounds, one per evaluation (docs/method.md §4.4): every batch
+    /// advances by one evaluation and contributes its sums, `world` adds every other process's
+    /// (one collective per evaluation), then λ is solved from the totals and applied to every
+    /// batch. Since the sums are exact, the result is bit-for-bit that of one fit on the union
+    /// of all batches of all processes.
+    public func fit(_ batches: [Batch], world: Communicator? = nil, progress: ((Int, Int) -> Void)? = nil) throws {
         guard let first = batches.first else { throw CoreError("no batches to fit") }
         let nfe = first.run.plan.nfe
         for b in batches where b.run.plan.nfe != nfe { throw CoreError("internal: batches with different plans") }
+        if let world, world.size > 1 {
+            try world.requireSame("D-ODE fits (evaluations, directions)",
+                                  [Int64(nfe), Int64(config.directions.count)]) {
+                "\($0[0]) evaluations and \($0[1]) directions"
+            }
+        }
         let m = config.directions.count
         lambdas = []; residualBefore = []; residualAfter = []; warnings = []
         for k in 0..<nfe {
-            var G = [[Double]](repeating: [Double](repeating: 0, count: m), count: m), r = [Double](repeating: 0, count: m)
-            var rss = 0.0, n = 0
-            var exists = [Bool](repeating: false, count: m)
-            for b in batches {
-                let s = try accumulate(b)
-                for i in 0..<m { r[i] += s.r[i]; for j in 0..<m { G[i][j] += s.G[i][j] } }
-                rss += s.rss
-                n += s.n
-                exists = s.exists
+            var st = FitStatistics(directions: m)
+            for b in batches { st.add(try accumulate(b)) }
+            if let world { try st.reduce(over: world) }
+            let lam = solve(st, k: k)
+            for b in batches { try apply(b, lambda: lam) }
+            // ‖T − b − Σλ_mΔ_m‖² from the sums: no extra pass over the states.
+            let (G, r, rss) = st.values
+            var after = rss
+            for i in 0..<m {
+                after -= 2 * lam[i] * r[i]
+                for j in 0..<m { after += lam[i] * lam[j] * G[i][j] }
             }
-            if let exchange { (G, r, rss, n) = try exchange(k, G, r, rss, n) }
-            let lam = solve(G: G, r: r, rss: rss, n: n, exists: exists, k: k)
-            var before = 0.0, after = 0.0
-            for b in batches {
-                let (x, y) = try apply(b, lambda: lam)
-                before += x; after += y
-            }
+            let n = Double(Swift.max(st.count, 1))
             lambdas.append(lam)
-            residualBefore.append((before / Double(Swift.max(n, 1))).squareRoot())
-            residualAfter.append((after / Double(Swift.max(n, 1))).squareRoot())
+            residualBefore.append((rss / n).squareRoot())
+            residualAfter.append((Swift.max(after, 0) / n).squareRoot())
             progress?(k + 1, nfe)
         }
     }
@@ -251,10 +226,5 @@ public final class Distiller {
         DODEFit(lambdas: lambdas, residualBefore: residualBefore, residualAfter: residualAfter, warnings: warnings,
                 directions: config.directions, space: config.space, first: config.first, ridge: config.ridge,
                 metadata: metadata, grid: grid, solver: solver, plan: plan)
-    }
-
-    /// The default teacher (method.md §3): DDIM, except iPNDM and DEIS, which teach themselves.
-    public static func defaultTeacher(for s: Solver) -> Solver {
-        (s.name == "ipndm" || s.name == "deis") ? s : DDIMSolver()
     }
 }

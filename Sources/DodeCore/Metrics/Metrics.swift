@@ -1,10 +1,12 @@
 import CBLAS
 import Foundation
 
-/// Sample-quality metrics (method.md §4). Inputs are N×d tensors (any dtype); sums in Double.
+/// Sample-quality metrics (docs/method.md §7). Inputs are N×d tensors (any dtype); sums in Double.
 public enum Metrics {
     static func matrix(_ t: Tensor, _ what: String) throws -> (v: [Double], n: Int, d: Int) {
-        guard t.rank >= 1, t.shape[0] >= 1 else { throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))") }
+        guard t.rank >= 1, t.shape[0] >= 1 else {
+            throw CoreError("\(what) must be a non-empty batch (got shape \(formatShape(t.shape)))")
+        }
         let n = t.shape[0], d = t.count / n
         guard d >= 1 else { throw CoreError("\(what) has no features") }
         if t.hasNonFinite() { throw CoreError("\(what) contains NaN or Inf") }
@@ -12,16 +14,28 @@ public enum Metrics {
     }
 
     static func samePairs(_ a: Tensor, _ b: Tensor) throws {
-        guard a.shape == b.shape else { throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ") }
+        guard a.shape == b.shape else {
+            throw CoreError("shapes \(formatShape(a.shape)) and \(formatShape(b.shape)) differ")
+        }
     }
 
-    /// √(mean((a − b)²)) over every element.
-    public static func rmse(_ a: Tensor, _ b: Tensor) throws -> Double {
+    /// √(mean((a − b)²)) over every element: an exact sum of per-sample sums of squares, so the
+    /// value does not depend on the batch split. With `world`, a and b are this rank's rows and
+    /// the result is that of every rank's rows together (the same bits on any number of ranks).
+    public static func rmse(_ a: Tensor, _ b: Tensor, world: Communicator? = nil) throws -> Double {
         try samePairs(a, b)
-        let (x, _, _) = try matrix(a, "a"), (y, _, _) = try matrix(b, "b")
-        var s = 0.0
-        for i in 0..<x.count { let d = x[i] - y[i]; s += d * d }
-        return (s / Double(x.count)).squareRoot()
+        guard a.rank >= 1 else { throw CoreError("a must be a batch (got a 0-D tensor)") }
+        if a.hasNonFinite() { throw CoreError("a contains NaN or Inf") }
+        if b.hasNonFinite() { throw CoreError("b contains NaN or Inf") }
+        let diff = try Tensor.binary(.sub, a.to(.float64), b.to(.float64))
+        var sums = [try diff.exactDot(diff)]
+        var n = Double(diff.count)
+        if let world, world.size > 1 {
+            try world.allreduce(&sums)
+            n = try world.allreduce([n], op: .sum)[0]
+        }
+        guard n > 0 else { throw CoreError("a must be a non-empty batch (got shape \(formatShape(a.shape)))") }
+        return (sums[0].value / n).squareRoot()
     }
 
     /// Per-sample RMS errors (row i: √(mean_j (a_ij − b_ij)²)).
@@ -35,6 +49,18 @@ public enum Metrics {
         }
     }
 
+    /// Every rank's values joined in rank order (the values themselves without `world`).
+    static func joined(_ v: [Double], _ world: Communicator?) throws -> [Double] {
+        guard let world, world.size > 1 else { return v }
+        let parts = try world.allgather(bytes: v.withUnsafeBytes { Array($0) })
+        return parts.flatMap { p in p.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) } }
+    }
+
+    /// Median over every rank's samples of the per-sample RMS error.
+    public static func medianError(_ a: Tensor, _ b: Tensor, world: Communicator? = nil) throws -> Double {
+        median(try joined(try perSample(a, b), world))
+    }
+
     public static func median(_ v: [Double]) -> Double {
         guard !v.isEmpty else { return .nan }
         let s = v.sorted(), m = s.count / 2
@@ -43,15 +69,33 @@ public enum Metrics {
 
     /// Sliced Wasserstein-2 distance: √(mean over `projections` random unit directions of the
     /// squared 1-D W2 between the projected samples), quantiles matched on a common grid so the
-    /// sets may differ in size. Seeded by `g`; symmetric in a, b.
-    public static func slicedWasserstein(_ a: Tensor, _ b: Tensor, projections: Int = 128, generator g: Generator) throws -> Double {
+    /// sets may differ in size. Seeded by `g`; symmetric in a, b. With `world`, a and b are this
+    /// rank's rows: each rank projects its own rows and the projections are gathered, so the
+    /// value equals the single-process one bit for bit.
+    public static func slicedWasserstein(_ a: Tensor, _ b: Tensor, projections: Int = 128, generator g: Generator,
+                                         world: Communicator? = nil) throws -> Double {
         let (x, n, d) = try matrix(a, "a"), (y, m, d2) = try matrix(b, "b")
         guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
         guard projections >= 1, projections <= 100_000 else { throw CoreError("projections must be in 1..100000") }
         let dirs = try g.randn([projections, d]).toArray()
-        let q = Swift.max(n, m)
-        func quantiles(_ p: [Double]) -> [Double] {
-            let s = p.sorted(), k = s.count
+        let norms = (0..<projections).map { p in
+            (0..<d).reduce(0.0) { $0 + dirs[p * d + $1] * dirs[p * d + $1] }.squareRoot()
+        }
+        /// Row-major rows × projections of the projected samples.
+        func project(_ v: [Double], _ rows: Int) -> [Double] {
+            var out = [Double](repeating: 0, count: rows * projections)
+            for i in 0..<rows {
+                for p in 0..<projections {
+                    out[i * projections + p] = (0..<d).reduce(0.0) { $0 + v[i * d + $1] * dirs[p * d + $1] } / norms[p]
+                }
+            }
+            return out
+        }
+        let pa = try joined(project(x, n), world), pb = try joined(project(y, m), world)
+        let na = pa.count / projections, nb = pb.count / projections
+        let q = Swift.max(na, nb)
+        func quantiles(_ s: [Double]) -> [Double] {
+            let k = s.count
             return (0..<q).map { i in
                 let u = (Double(i) + 0.5) / Double(q) * Double(k) - 0.5
                 let lo = Swift.max(0, Swift.min(k - 1, Int(u.rounded(.down)))), hi = Swift.min(k - 1, lo + 1)
@@ -61,12 +105,8 @@ public enum Metrics {
         }
         var total = 0.0
         for p in 0..<projections {
-            var norm = 0.0
-            for j in 0..<d { norm += dirs[p * d + j] * dirs[p * d + j] }
-            norm = norm.squareRoot()
-            let pa = (0..<n).map { i in (0..<d).reduce(0.0) { $0 + x[i * d + $1] * dirs[p * d + $1] } / norm }
-            let pb = (0..<m).map { i in (0..<d).reduce(0.0) { $0 + y[i * d + $1] * dirs[p * d + $1] } / norm }
-            let qa = quantiles(pa), qb = quantiles(pb)
+            let qa = quantiles((0..<na).map { pa[$0 * projections + p] }.sorted())
+            let qb = quantiles((0..<nb).map { pb[$0 * projections + p] }.sorted())
             var w = 0.0
             for i in 0..<q { let e = qa[i] - qb[i]; w += e * e }
             total += w / Double(q)
@@ -75,10 +115,16 @@ public enum Metrics {
     }
 
     /// Unbiased MMD² with an RBF kernel k(x, y) = exp(−‖x − y‖²/(2h²)); h defaults to the median
-    /// heuristic (median pairwise distance of the pooled samples). Returns (mmd², h).
-    public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil) throws -> (Double, Double) {
-        let (x, n, d) = try matrix(a, "a"), (y, m, d2) = try matrix(b, "b")
+    /// heuristic (median pairwise distance of the pooled samples, over at most ~20000 pairs).
+    /// Returns (mmd², h). The pair sums are exact sums of per-row partial sums, over both cores;
+    /// with `world` (a and b are this rank's rows) the rows are gathered and each rank sums its
+    /// share of the pairs, with the same bits as one process.
+    public static func mmd(_ a: Tensor, _ b: Tensor, bandwidth: Double? = nil,
+                           world: Communicator? = nil) throws -> (Double, Double) {
+        let (xl, nl, d) = try matrix(a, "a"), (yl, ml, d2) = try matrix(b, "b")
         guard d == d2 else { throw CoreError("a has \(d) features per sample, b has \(d2)") }
+        let x = try joined(xl, world), y = try joined(yl, world)
+        let n = world == nil ? nl : x.count / d, m = world == nil ? ml : y.count / d
         guard n >= 2, m >= 2 else { throw CoreError("MMD needs at least 2 samples in each set") }
         let all = x + y, N = n + m
         func dist2(_ i: Int, _ j: Int) -> Double {
@@ -94,31 +140,55 @@ public enum Metrics {
             for i in 0..<N { for j in (i + 1)..<N { if c % stride == 0 { ds.append(dist2(i, j)) }; c += 1 } }
             h = median(ds).squareRoot()
         }
-        guard h > 0, h.isFinite else { throw CoreError("MMD bandwidth must be positive (the samples may all be identical)") }
+        guard h > 0, h.isFinite else {
+            throw CoreError("MMD bandwidth must be positive (the samples may all be identical)")
+        }
         let g = 1 / (2 * h * h)
-        var kxx = 0.0, kyy = 0.0, kxy = 0.0
-        for i in 0..<N {
-            for j in (i + 1)..<N {
-                let k = Foundation.exp(-g * dist2(i, j))
-                if i < n && j < n { kxx += 2 * k } else if i >= n && j >= n { kyy += 2 * k } else { kxy += k }
+        // Row i's sums over j > i, for this rank's rows of the pooled set.
+        let mine = world.map { $0.rows(of: N) } ?? 0..<N
+        var partial = [Double](repeating: 0, count: 3 * mine.count)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let out = UnsafeSendable(buf.baseAddress!)
+            Parallel.forRanges(count: mine.count, grain: 1) { r in
+                for q in r {
+                    let i = mine.lowerBound + q
+                    var kxx = 0.0, kyy = 0.0, kxy = 0.0
+                    for j in (i + 1)..<Swift.max(N, i + 1) {
+                        let k = Foundation.exp(-g * dist2(i, j))
+                        if i < n && j < n { kxx += k } else if i >= n && j >= n { kyy += k } else { kxy += k }
+                    }
+                    out.value[3 * q] = kxx; out.value[3 * q + 1] = kyy; out.value[3 * q + 2] = kxy
+                }
             }
         }
-        let v = kxx / Double(n * (n - 1)) + kyy / Double(m * (m - 1)) - 2 * kxy / Double(n * m)
+        var sums = [ExactSum(), ExactSum(), ExactSum()]
+        for q in 0..<mine.count { for c in 0..<3 { sums[c].add(partial[3 * q + c]) } }
+        if let world { try world.allreduce(&sums) }
+        let v = 2 * sums[0].value / Double(n * (n - 1)) + 2 * sums[1].value / Double(m * (m - 1))
+            - 2 * sums[2].value / Double(n * m)
         return (v, h)
     }
 
-    /// Mean and covariance (unbiased) of the rows.
-    public static func moments(_ t: Tensor) throws -> (mean: [Double], cov: [Double], d: Int) {
-        let (x, n, d) = try matrix(t, "features")
-        guard n >= 2 else { throw CoreError("at least 2 samples are needed for a covariance") }
+    /// Mean and covariance (unbiased) of the rows. With `world` the rows of every rank count:
+    /// the sums and the centred cross-products (about the global mean) are added over the ranks.
+    public static func moments(_ t: Tensor,
+                               world: Communicator? = nil) throws -> (mean: [Double], cov: [Double], d: Int) {
+        let (x, nl, d) = try matrix(t, "features")
         var mu = [Double](repeating: 0, count: d)
-        for i in 0..<n { for j in 0..<d { mu[j] += x[i * d + j] } }
-        for j in 0..<d { mu[j] /= Double(n) }
+        for i in 0..<nl { for j in 0..<d { mu[j] += x[i * d + j] } }
+        var n = Double(nl)
+        if let world, world.size > 1 {
+            let r = try world.allreduce(mu + [n], op: .sum)
+            mu = Array(r.prefix(d)); n = r[d]
+        }
+        guard n >= 2 else { throw CoreError("at least 2 samples are needed for a covariance") }
+        for j in 0..<d { mu[j] /= n }
         var c = [Double](repeating: 0, count: d * d)
         var cen = x
-        for i in 0..<n { for j in 0..<d { cen[i * d + j] -= mu[j] } }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(n - 1), cen, Int32(d), 0, &c, Int32(d))
-        for i in 0..<d { for j in 0..<i { c[i * d + j] = c[j * d + i] } }
+        for i in 0..<nl { for j in 0..<d { cen[i * d + j] -= mu[j] } }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(nl), 1, cen, Int32(d), 0, &c, Int32(d))
+        if let world, world.size > 1 { c = try world.allreduce(c, op: .sum) }
+        for i in 0..<d { for j in i..<d { c[i * d + j] /= n - 1; c[j * d + i] = c[i * d + j] } }
         return (mu, c, d)
     }
 
@@ -132,9 +202,13 @@ public enum Metrics {
         }
         let s1 = try LinearAlgebra.sqrtPSD(cov1, d)
         var m = [Double](repeating: 0, count: d * d), t = m
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, s1, Int32(d), cov2, Int32(d), 0, &t, Int32(d))
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, t, Int32(d), s1, Int32(d), 0, &m, Int32(d))
-        for i in 0..<d { for j in 0..<i { let a = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = a; m[j * d + i] = a } }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, s1, Int32(d),
+                    cov2, Int32(d), 0, &t, Int32(d))
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1, t, Int32(d),
+                    s1, Int32(d), 0, &m, Int32(d))
+        for i in 0..<d {
+            for j in 0..<i { let a = 0.5 * (m[i * d + j] + m[j * d + i]); m[i * d + j] = a; m[j * d + i] = a }
+        }
         let (ev, _) = try LinearAlgebra.symmetricEigen(m, d, vectors: false)
         var trSqrt = 0.0
         for e in ev { trSqrt += Swift.max(e, 0).squareRoot() }
@@ -143,9 +217,9 @@ public enum Metrics {
         return Swift.max(0, dm + tr - 2 * trSqrt)
     }
 
-    /// Fréchet distance between two feature sets (rows are samples).
-    public static func frechet(_ a: Tensor, _ b: Tensor) throws -> Double {
-        let ma = try moments(a), mb = try moments(b)
+    /// Fréchet distance between two feature sets (rows are samples; with `world`, this rank's rows).
+    public static func frechet(_ a: Tensor, _ b: Tensor, world: Communicator? = nil) throws -> Double {
+        let ma = try moments(a, world: world), mb = try moments(b, world: world)
         guard ma.d == mb.d else { throw CoreError("a has \(ma.d) features per sample, b has \(mb.d)") }
         return try frechet(mu1: ma.mean, cov1: ma.cov, mu2: mb.mean, cov2: mb.cov, d: ma.d)
     }
@@ -162,7 +236,11 @@ public enum LinearAlgebra {
         if vectors { for i in 0..<d { v[i * d + i] = 1 } }
         for _ in 0..<100 {
             var off = 0.0, scale = 0.0
-            for i in 0..<d { for j in 0..<d { if i != j { off += m[i * d + j] * m[i * d + j] } else { scale += m[i * d + j] * m[i * d + j] } } }
+            for i in 0..<d {
+                for j in 0..<d {
+                    if i != j { off += m[i * d + j] * m[i * d + j] } else { scale += m[i * d + j] * m[i * d + j] }
+                }
+            }
             if off <= 1e-30 * Swift.max(scale, 1e-300) { break }
             for p in 0..<d {
                 for q in (p + 1)..<Swift.max(d, p + 1) {

@@ -14,7 +14,7 @@ enum AdamsBashforth {
         let w = weights(evals.count)
         var c = Combination()
         for (m, j) in evals.enumerated() {
-            c.add(StepMath.eps(j, pred: j == k ? .consumed : .d(j), s: run.evaluation(j).at.s), scale: w[m])
+            c.add(.eps(j, pred: j == k ? .consumed : .d(j), s: run.evaluation(j).at.s), scale: w[m])
         }
         return c
     }

@@ -14,7 +14,7 @@ public enum Ref: Hashable, Sendable {
 /// A linear combination Σ c·ref in scaled-state units (y = x/α), the form every solver step
 /// takes: y' = a·y + Σ b_j·D_j (ε terms expand to (y_j − D_j)/s_j). Because a step is linear in
 /// the prediction it consumes, D-ODE's direction follows from the coefficient of `.consumed`
-/// alone (method.md §3, "Key fact").
+/// alone (docs/method.md §5.2).
 public struct Combination: Sendable, CustomStringConvertible {
     public private(set) var terms: [(Double, Ref)] = []
 
@@ -50,7 +50,32 @@ public struct Combination: Sendable, CustomStringConvertible {
     }
 
     public static func + (a: Combination, b: Combination) -> Combination { var o = a; o.add(b); return o }
-    public static func * (c: Double, a: Combination) -> Combination { var o = Combination(); o.add(a, scale: c); return o }
+    public static func - (a: Combination, b: Combination) -> Combination { var o = a; o.add(b, scale: -1); return o }
+    public static prefix func - (a: Combination) -> Combination { -1 * a }
+    public static func * (c: Double, a: Combination) -> Combination {
+        var o = Combination()
+        o.add(a, scale: c)
+        return o
+    }
+
+    /// The combination times c.
+    public func scaled(_ c: Double) -> Combination { c * self }
+
+    // MARK: the terms every solver is written in
+
+    /// ε_j = (y_j − D_j)/s_j, with D_j the raw prediction `.d(j)` or the consumed one.
+    public static func eps(_ j: Int, pred: Ref, s: Double) -> Combination {
+        var c = Combination()
+        c.addEps(1, y: j, d: pred, s: s)
+        return c
+    }
+
+    /// The first-order step after evaluation k, y' = r·y_k + (1 − r)·D̃ with r = s'/s: DDIM
+    /// (η = 0), Euler in s and DPM-Solver(++) of order 1 (docs/method.md §3.3).
+    public static func firstOrderStep(_ k: Int, from: Point, to: Point) -> Combination {
+        let r = to.s / from.s
+        return Combination([(r, .y(k)), (1 - r, .consumed)])
+    }
 
     public var description: String {
         terms.map { c, r in

@@ -12,29 +12,38 @@ public final class DEISSolver: Solver {
     public let lowerOrderFinal: Bool
     public var options: [String: String] { ["order": String(order), "lower_order_final": String(lowerOrderFinal)] }
     public var historyDepth: Int { order }
+    public var teachesItself: Bool { Self.entry.teachesItself }
+
+    public static let entry = SolverEntry(name: "deis",
+        help: "DEIS, diffusers' log-rho variant: ε interpolated in log s, integrated exactly over s " +
+              "(coefficients by quadrature in Float64).",
+        options: [.integer("order", 1...3, default: 2, "the order of the interpolating polynomial"), .lowerOrderFinal],
+        teachesItself: true) {
+        try DEISSolver(order: $0.int("order"), lowerOrderFinal: $0.bool("lower_order_final"))
+    }
 
     public init(order: Int = 2, lowerOrderFinal: Bool = true) throws {
-        self.order = try SolverOptions.order(order, in: 1...3, solver: "deis")
+        self.order = try SolverOption.checkOrder(order, in: 1...3, solver: "deis")
         self.lowerOrderFinal = lowerOrderFinal
     }
 
     public func plan(_ grid: Grid) throws -> Plan {
-        StepMath.onePerStep(grid, orders: StepMath.multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
+        .onePerStep(grid, orders: Plan.multistepOrders(order: order, grid: grid, lowerOrderFinal: lowerOrderFinal))
     }
 
     /// Σ_j c_j·ε_j (the increment y_t − y_s).
     func increment(_ k: Int, _ run: SolverRun) -> Combination {
         let e = run.evaluation(k)
         if e.order == 1 || e.lands.isClean {
-            return StepMath.eps(k, pred: .consumed, s: e.at.s).scaled(e.lands.s - e.at.s)
+            return Combination.eps(k, pred: .consumed, s: e.at.s).scaled(e.lands.s - e.at.s)
         }
         let nodes = (0..<e.order).map { Foundation.log(run.evaluation(k - $0).at.s) }
         var c = Combination()
         for j in 0..<e.order {
-            let coef = StepMath.integrate(Foundation.log(e.at.s), Foundation.log(e.lands.s)) { u in
-                StepMath.lagrange(j, nodes, u) * Foundation.exp(u)
+            let coef = Quadrature.integrate(Foundation.log(e.at.s), Foundation.log(e.lands.s)) { u in
+                Quadrature.lagrange(j, nodes, u) * Foundation.exp(u)
             }
-            c.add(StepMath.eps(k - j, pred: j == 0 ? .consumed : .d(k - j), s: run.evaluation(k - j).at.s), scale: coef)
+            c.add(.eps(k - j, pred: j == 0 ? .consumed : .d(k - j), s: run.evaluation(k - j).at.s), scale: coef)
         }
         return c
     }
@@ -48,9 +57,4 @@ public final class DEISSolver: Solver {
         let e = run.evaluation(k)
         return increment(k, run).scaled(1 / (e.lands.s - e.at.s))
     }
-}
-
-extension Combination {
-    /// The combination times c.
-    public func scaled(_ c: Double) -> Combination { c * self }
 }

@@ -9,15 +9,19 @@ public final class DPM2Solver: Solver {
     public var historyDepth: Int { 2 }
     public init() {}
 
+    public static let entry = SolverEntry(name: "dpm2",
+        help: "k-diffusion's DPM-2: Euler to the geometric midpoint, then the step with the midpoint slope; " +
+              "Euler into s = 0.") { _ in DPM2Solver() }
+
     public func plan(_ grid: Grid) throws -> Plan {
-        try StepMath.twoStage(grid) { a, b in
+        try .twoStage(grid) { a, b in
             try grid.schedule.point(s: Foundation.exp(0.5 * (Foundation.log(a.s) + Foundation.log(b.s))))
         }
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
-        if e.stage == 0 { return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: []) }
+        if e.stage == 0 { return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: []) }
         // y_{i+1} = y_i + (s_{i+1} − s_i)·(y_mid − D̃)/s_mid
         let p = run.evaluation(k - 1)
         var c = Combination([(1, .y(k - 1))])

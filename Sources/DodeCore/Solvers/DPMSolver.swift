@@ -12,14 +12,24 @@ public final class DPMSolver: ExponentialSolver {
         try super.init(name: "dpm", order: order, singlestep: singlestep, lowerOrderFinal: lowerOrderFinal)
     }
 
+    public static let entry = SolverEntry(name: "dpm",
+        help: "DPM-Solver (noise-prediction form), orders 1–3. Multistep warms up with lower orders; " +
+              "singlestep takes order − 1 extra evaluations per step at logSNR fractions (½; ⅓ and ⅔).",
+        options: catalogueOptions) {
+        try DPMSolver(order: $0.int("order"), singlestep: $0.string("method") == "singlestep",
+                      lowerOrderFinal: $0.bool("lower_order_final"))
+    }
+
     /// ε of evaluation j (the consumed prediction for the current one).
     func eps(_ j: Int, _ k: Int, _ run: SolverRun) -> Combination {
-        StepMath.eps(j, pred: j == k ? .consumed : .d(j), s: run.evaluation(j).at.s)
+        .eps(j, pred: j == k ? .consumed : .d(j), s: run.evaluation(j).at.s)
     }
 
     override public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
-        if e.order == 1 || e.lands.isClean { return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: []) }
+        if e.order == 1 || e.lands.isClean {
+            return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: [])
+        }
         return .linear(landing: singlestep ? singleStep(k, run, e) : multiStep(k, run, e), aux: [])
     }
 
@@ -38,8 +48,8 @@ public final class DPMSolver: ExponentialSolver {
         let p2 = run.evaluation(k - 2).at
         let r1 = (p1.logsnr - p2.logsnr) / h
         let e2 = eps(k - 2, k, run)
-        let d10 = (1 / r0) * (e0 + (-1) * e1), d11 = (1 / r1) * (e1 + (-1) * e2)
-        let diff = d10 + (-1) * d11
+        let d10 = (1 / r0) * (e0 - e1), d11 = (1 / r1) * (e1 - e2)
+        let diff = d10 - d11
         let D1 = d10 + (r0 / (r0 + r1)) * diff, D2 = (1 / (r0 + r1)) * diff
         let ehm1 = Foundation.expm1(h)
         c.add(e0, scale: -a)
@@ -52,28 +62,29 @@ public final class DPMSolver: ExponentialSolver {
         let first = k - e.stage
         let s = run.evaluation(first).at, t = run.evaluation(first + e.order - 1).lands
         let h = t.logsnr - s.logsnr
-        if e.stage == 0 { return StepMath.firstOrder(k, from: e.at, to: e.lands) }
+        if e.stage == 0 { return .firstOrderStep(k, from: e.at, to: e.lands) }
         let es = eps(first, k, run), ecur = eps(k, k, run)
         var c = Combination([(1, .y(first))])
         if e.order == 2 {
             // y_t = y_s − s_t(e^h − 1)·ε_s − s_t/(2r₁)·(e^h − 1)·(ε₁ − ε_s), r₁ = ½
             let a = s.s - t.s
             c.add(es, scale: -a)
-            c.add(ecur + (-1) * es, scale: -a)
+            c.add(ecur - es, scale: -a)
             return c
         }
         let r1 = 1.0 / 3, r2 = 2.0 / 3
         if e.stage == 1 {
-            // y_{s2} = y_s − s_{s2}(e^{r2 h} − 1)·ε_s − s_{s2}(r2/r1)((e^{r2 h} − 1)/(r2 h) − 1)·(ε₁ − ε_s)
+            // y_{s2} = y_s − s_{s2}(e^{r2 h} − 1)·ε_s
+            //          − s_{s2}(r2/r1)((e^{r2 h} − 1)/(r2 h) − 1)·(ε₁ − ε_s)
             let s2 = e.lands.s, em = Foundation.expm1(r2 * h)
             c.add(es, scale: -s2 * em)
-            c.add(ecur + (-1) * es, scale: -s2 * (r2 / r1) * (em / (r2 * h) - 1))
+            c.add(ecur - es, scale: -s2 * (r2 / r1) * (em / (r2 * h) - 1))
             return c
         }
         // y_t = y_s − s_t(e^h − 1)·ε_s − (s_t/r2)((e^h − 1)/h − 1)·(ε₂ − ε_s)
         let em1 = Foundation.expm1(h)
         c.add(es, scale: -(s.s - t.s))
-        c.add(ecur + (-1) * es, scale: -(t.s / r2) * (em1 / h - 1))
+        c.add(ecur - es, scale: -(t.s / r2) * (em1 / h - 1))
         return c
     }
 }

@@ -2,4 +2,7 @@
 /// the DDIM step (k-diffusion `sample_euler`, diffusers `EulerDiscreteScheduler`).
 public final class EulerSolver: FirstOrderSolver {
     public init() { super.init(name: "euler") }
+
+    public static let entry = SolverEntry(name: "euler",
+        help: "Euler in s (k-diffusion sample_euler, diffusers Euler): algebraically DDIM.") { _ in EulerSolver() }
 }

@@ -8,12 +8,18 @@ public final class LMSSolver: Solver {
     public var options: [String: String] { ["order": String(order)] }
     public var historyDepth: Int { order }
 
+    public static let entry = SolverEntry(name: "lms",
+        help: "k-diffusion's linear multistep method (Lagrange coefficients integrated in s).",
+        options: [.integer("order", 1...4, default: 4, "the highest order (reached after order − 1 steps)")]) {
+        try LMSSolver(order: $0.int("order"))
+    }
+
     public init(order: Int = 4) throws {
-        self.order = try SolverOptions.order(order, in: 1...4, solver: "lms")
+        self.order = try SolverOption.checkOrder(order, in: 1...4, solver: "lms")
     }
 
     public func plan(_ grid: Grid) throws -> Plan {
-        StepMath.onePerStep(grid, orders: (0..<grid.steps).map { Swift.min($0 + 1, order) })
+        .onePerStep(grid, orders: Plan.warmUpOrders(grid, order: order))
     }
 
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {
@@ -22,7 +28,7 @@ public final class LMSSolver: Solver {
         let nodes = (0..<cur).map { run.evaluation(k - $0).at.s }
         var c = Combination([(1, .y(k))])
         for j in 0..<cur {
-            let coef = StepMath.integrate(e.at.s, e.lands.s) { StepMath.lagrange(j, nodes, $0) }
+            let coef = Quadrature.integrate(e.at.s, e.lands.s) { Quadrature.lagrange(j, nodes, $0) }
             c.addEps(coef, y: k - j, d: j == 0 ? .consumed : .d(k - j), s: nodes[j])
         }
         return .linear(landing: c, aux: [])

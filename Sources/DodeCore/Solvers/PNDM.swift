@@ -9,9 +9,13 @@ public final class PNDMSolver: Solver {
     public var historyDepth: Int { 5 }
     public init() {}
 
+    public static let entry = SolverEntry(name: "pndm",
+        help: "diffusers' PNDM/PLMS with skip_prk_steps: DDIM in ε with Adams–Bashforth weights, " +
+              "warm start re-evaluating the second point (N + 1 evaluations).") { _ in PNDMSolver() }
+
     public func plan(_ grid: Grid) throws -> Plan {
         let n = grid.steps
-        if n == 1 { return StepMath.onePerStep(grid, orders: [1]) }
+        if n == 1 { return .onePerStep(grid, orders: [1]) }
         var evs = [Evaluation(step: 0, stage: 0, at: grid[0], lands: grid[1], order: 2, final: false),
                    Evaluation(step: 0, stage: 1, at: grid[1], lands: grid[1], order: 2, final: true)]
         var orders = [2]
@@ -29,13 +33,13 @@ public final class PNDMSolver: Solver {
     public func update(_ k: Int, _ run: SolverRun) throws -> Update {
         let e = run.evaluation(k)
         if run.plan.evaluations.count == 1 || (k == 0) {
-            return .linear(landing: StepMath.firstOrder(k, from: e.at, to: e.lands), aux: [])
+            return .linear(landing: .firstOrderStep(k, from: e.at, to: e.lands), aux: [])
         }
         if k == 1 {
             // Redo the first step from x_T with (ε₀ + ε₁′)/2.
             let p = run.evaluation(0)
-            var epsMean = StepMath.eps(0, pred: .d(0), s: p.at.s).scaled(0.5)
-            epsMean.add(StepMath.eps(1, pred: .consumed, s: e.at.s), scale: 0.5)
+            var epsMean = Combination.eps(0, pred: .d(0), s: p.at.s).scaled(0.5)
+            epsMean.add(.eps(1, pred: .consumed, s: e.at.s), scale: 0.5)
             return .linear(landing: Combination([(1, .y(0))]) + epsMean.scaled(e.lands.s - p.at.s), aux: [])
         }
         let eh = AdamsBashforth.combine(kept(k), current: k, run)

@@ -24,7 +24,8 @@ public enum Sampler {
     /// Checks that the grid and the denoiser share a schedule and the state matches the denoiser.
     public static func checkCompatible(_ den: Denoiser, _ grid: Grid, _ x: Tensor) throws {
         guard den.schedule.id == grid.schedule.id else {
-            throw CoreError("the grid's schedule (\(grid.schedule.name)) is not the denoiser's (\(den.schedule.name)); build the grid from den:schedule()")
+            throw CoreError("the grid's schedule (\(grid.schedule.name)) is not the denoiser's " +
+                            "(\(den.schedule.name)); build the grid from den:schedule()")
         }
         guard x.rank >= 1 else { throw CoreError("x must have a batch dimension") }
     }
@@ -32,7 +33,8 @@ public enum Sampler {
     /// Samples from x (schedule space) along the grid. `keep` lists grid indices (0-based) whose
     /// states to return (index 0 is the start). Returns the final state and the kept states.
     public static func sample(_ solver: Solver, _ den: Denoiser, _ x: Tensor, _ grid: Grid, cond: Tensor? = nil,
-                              keep: Set<Int> = [], callback: ((StepInfo) throws -> Void)? = nil) throws -> (Tensor, [Int: Tensor]) {
+                              keep: Set<Int> = [],
+                              callback: ((StepInfo) throws -> Void)? = nil) throws -> (Tensor, [Int: Tensor]) {
         try checkCompatible(den, grid, x)
         let run = try SolverRun(solver: solver, grid: grid, x: x)
         var kept: [Int: Tensor] = [:]
@@ -43,7 +45,8 @@ public enum Sampler {
             if e.final {
                 if keep.contains(e.step + 1) { kept[e.step + 1] = run.state.clone() }
                 if let callback {
-                    try callback(StepInfo(step: e.step, nfe: run.k, point: e.lands, x: run.state, denoised: d, order: e.order))
+                    try callback(StepInfo(step: e.step, nfe: run.k, point: e.lands, x: run.state, denoised: d,
+                                          order: e.order))
                 }
             }
         }

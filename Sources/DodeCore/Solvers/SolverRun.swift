@@ -39,12 +39,16 @@ public final class SolverRun {
     // MARK: history access for solvers
 
     public func d(_ j: Int) throws -> Tensor {
-        guard let t = ds[j] else { throw CoreError("internal: prediction \(j) is outside the kept history (k = \(k), depth \(depth))") }
+        guard let t = ds[j] else {
+            throw CoreError("internal: prediction \(j) is outside the kept history (k = \(k), depth \(depth))")
+        }
         return t
     }
 
     public func x(_ j: Int) throws -> Tensor {
-        guard let t = xs[j] else { throw CoreError("internal: state \(j) is outside the kept history (k = \(k), depth \(depth))") }
+        guard let t = xs[j] else {
+            throw CoreError("internal: state \(j) is outside the kept history (k = \(k), depth \(depth))")
+        }
         return t
     }
 
@@ -53,13 +57,16 @@ public final class SolverRun {
     /// reads it (a Lua loop reusing one buffer with `den:into`; multistep and multistage solvers
     /// read past predictions): the run keeps a copy in one of its own buffers.
     public func record(_ denoised: Tensor, borrowed: Bool = false) throws {
+        try Interrupt.check()
         guard !done else { throw CoreError("the run is finished (all \(plan.nfe) evaluations are done)") }
         guard denoised.shape == state.shape else {
-            throw CoreError("the prediction has shape \(formatShape(denoised.shape)), the state \(formatShape(state.shape))")
+            throw CoreError("the prediction has shape \(formatShape(denoised.shape)), " +
+                            "the state \(formatShape(state.shape))")
         }
         if borrowed, let j = ds.first(where: { $0.value.storage === denoised.storage })?.key {
             // Already overwritten by the time it comes back: the run cannot recover D_j.
-            throw CoreError("the prediction is written into the buffer that holds prediction \(j + 1), which the solver still uses; take a new st:buffer() for every evaluation")
+            throw CoreError("the prediction is written into the buffer that holds prediction \(j + 1), " +
+                            "which the solver still uses; take a new st:buffer() for every evaluation")
         }
         xs[k] = state
         if borrowed && !(denoised === lent[k % lent.count]) {
@@ -67,7 +74,8 @@ public final class SolverRun {
             try own.copy(from: denoised)
             ds[k] = own
         } else {
-            ds[k] = denoised.dtype == state.dtype && denoised.isContiguous ? denoised : denoised.contiguous().to(state.dtype)
+            ds[k] = denoised.dtype == state.dtype && denoised.isContiguous
+                ? denoised : denoised.contiguous().to(state.dtype)
         }
         lastDenoised = ds[k]
     }
@@ -100,9 +108,11 @@ public final class SolverRun {
     public func advance(to newState: Tensor) throws {
         let e = plan.evaluations[k]
         if newState.hasNonFinite() {
-            let where_ = "step \(e.step + 1) (evaluation \(k + 1)), landing at t = \(e.lands.t.map { String($0) } ?? "nil"), s = \(e.lands.s)"
+            let where_ = "step \(e.step + 1) (evaluation \(k + 1)), " +
+                         "landing at t = \(e.lands.t.map { String($0) } ?? "nil"), s = \(e.lands.s)"
             if let d = ds[k], d.hasNonFinite() {
-                throw CoreError("NaN or Inf in the denoiser output at \(where_); it was evaluated at t = \(e.at.t.map { String($0) } ?? "nil"), s = \(e.at.s)")
+                throw CoreError("NaN or Inf in the denoiser output at \(where_); " +
+                                "it was evaluated at t = \(e.at.t.map { String($0) } ?? "nil"), s = \(e.at.s)")
             }
             throw CoreError("NaN or Inf in the solver state at \(where_)")
         }
@@ -139,7 +149,8 @@ public final class SolverRun {
         case let .function(f):
             var out = try f(cons)
             guard out.shape == state.shape else {
-                throw CoreError("the solver's update returned shape \(formatShape(out.shape)), the state has \(formatShape(state.shape))")
+                throw CoreError("solver '\(solver.name)': update returned shape \(formatShape(out.shape)), " +
+                                "the state has \(formatShape(state.shape))")
             }
             // A state must not live in a buffer the run lends again (an update returning D itself).
             if lent.contains(where: { $0?.storage === out.storage }) { out = out.clone() }

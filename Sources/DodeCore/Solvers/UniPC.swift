@@ -12,12 +12,26 @@ public final class UniPCSolver: Solver {
     public let order: Int
     public let variant: String
     public let lowerOrderFinal: Bool
-    public var options: [String: String] { ["order": String(order), "variant": variant, "lower_order_final": String(lowerOrderFinal)] }
+    public var options: [String: String] {
+        ["order": String(order), "variant": variant, "lower_order_final": String(lowerOrderFinal)]
+    }
     public var historyDepth: Int { order + 1 }
 
+    public static let entry = SolverEntry(name: "unipc",
+        help: "UniPC (data prediction): predictor UniP plus corrector UniC reusing the next evaluation " +
+              "(no extra NFE); the last step is not corrected.",
+        options: [.integer("order", 1...3, default: 2, "the predictor's order"),
+                  .choice("variant", ["bh1", "bh2"], default: "bh2", "B(h) = e^h − 1 (bh2) or h (bh1)"),
+                  .lowerOrderFinal]) {
+        try UniPCSolver(order: $0.int("order"), variant: $0.string("variant"),
+                        lowerOrderFinal: $0.bool("lower_order_final"))
+    }
+
     public init(order: Int = 2, variant: String = "bh2", lowerOrderFinal: Bool = true) throws {
-        self.order = try SolverOptions.order(order, in: 1...3, solver: "unipc")
-        guard variant == "bh1" || variant == "bh2" else { throw CoreError("unipc: variant must be 'bh1' or 'bh2' (got '\(variant)')") }
+        self.order = try SolverOption.checkOrder(order, in: 1...3, solver: "unipc")
+        guard variant == "bh1" || variant == "bh2" else {
+            throw CoreError("unipc: variant must be 'bh1' or 'bh2' (got '\(variant)')")
+        }
         self.variant = variant
         self.lowerOrderFinal = lowerOrderFinal
     }
@@ -29,7 +43,7 @@ public final class UniPCSolver: Solver {
             o = Swift.min(o, i + 1)
             return grid[i + 1].isClean ? 1 : o
         }
-        return StepMath.onePerStep(grid, orders: orders)
+        return .onePerStep(grid, orders: orders)
     }
 
     /// diffusers' R (rows rks^p) and b for order p with logSNR step h.
@@ -65,7 +79,7 @@ public final class UniPCSolver: Solver {
             }
             rks.append(1)
             let sys = system(rks, h: h, order: c)
-            let rhos = c == 1 ? [0.5] : try StepMath.solve(sys.R, sys.b)
+            let rhos = c == 1 ? [0.5] : try LinearSystem.solve(sys.R, sys.b)
             // y^c = (s_t/s_0)·y_last − hφ₁·m₀ − B_h·(Σ ρ_q·D1_q + ρ_last·(D̃ − m₀))
             var corr = Combination([(e.at.s / prev.at.s, .aux("unipc.last")), (-sys.hphi1, .d(k - 1))])
             for (q, d) in d1s.enumerated() { corr.add(d, scale: -sys.Bh * rhos[q]) }
@@ -90,7 +104,9 @@ public final class UniPCSolver: Solver {
             var l = base.scaled(e.lands.s / e.at.s)
             l.add(-sys.hphi1, .consumed)
             if p >= 2 {
-                let rhos = p == 2 ? [0.5] : try StepMath.solve(Array(sys.R.prefix(p - 1).map { Array($0.prefix(p - 1)) }), Array(sys.b.prefix(p - 1)))
+                let rhos = p == 2 ? [0.5]
+                    : try LinearSystem.solve(Array(sys.R.prefix(p - 1).map { Array($0.prefix(p - 1)) }),
+                                             Array(sys.b.prefix(p - 1)))
                 for (q, d) in d1s.enumerated() { l.add(d, scale: -sys.Bh * rhos[q]) }
             }
             landing = l

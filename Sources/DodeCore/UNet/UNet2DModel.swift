@@ -105,16 +105,7 @@ public final class UNet2DModel {
         guard FileManager.default.fileExists(atPath: cfgPath) else {
             throw CoreError("'\(folder)' has no config.json (expected a diffusers UNet2DModel folder)")
         }
-        let data = try AtomicFile.read(cfgPath)
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data) } catch {
-            throw CoreError("\(cfgPath) is not valid JSON (\(error.localizedDescription))")
-        }
-        guard let obj = json as? [String: Any] else { throw CoreError("\(cfgPath) is not a JSON object") }
-        if let cls = obj["_class_name"] as? String, cls != "UNet2DModel" {
-            throw CoreError("\(cfgPath): '_class_name' = \"\(cls)\" is not supported (supported: \"UNet2DModel\")")
-        }
-        let cfg = try UNetConfig(json: obj, source: cfgPath)
+        let cfg = try UNetFiles.config(try AtomicFile.read(cfgPath), source: cfgPath)
         if !cfg.ignoredKeys.isEmpty {
             let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: \(cfg.ignoredKeys.joined(separator: ", "))\n"
             FileHandle.standardError.write(Data(msg.utf8))

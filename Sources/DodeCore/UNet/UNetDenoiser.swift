@@ -54,6 +54,8 @@ public final class UNetDenoiser: Denoiser {
         let ns = path as NSString
         let unetDir: String, schedulerFiles: [String]
         if fm.fileExists(atPath: ns.appendingPathComponent("unet/config.json")) {
+            let index = ns.appendingPathComponent("model_index.json")
+            if fm.fileExists(atPath: index) { _ = try UNetFiles.pipelineIndex(try AtomicFile.read(index), source: index) }
             unetDir = ns.appendingPathComponent("unet")
             schedulerFiles = [ns.appendingPathComponent("scheduler/scheduler_config.json")]
         } else if fm.fileExists(atPath: ns.appendingPathComponent("config.json")) {
@@ -76,18 +78,7 @@ public final class UNetDenoiser: Denoiser {
     }
 
     static func predictionType(_ file: String) throws -> Prediction {
-        let data = try AtomicFile.read(file)
-        guard let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw CoreError("\(file) is not a JSON object")
-        }
-        guard let v = obj["prediction_type"] else { return .eps }
-        switch v as? String {
-        case "epsilon": return .eps
-        case "sample": return .x0
-        case "v_prediction": return .v
-        default:
-            throw CoreError("\(file): 'prediction_type' = \(describe(v)) is not supported (supported: \"epsilon\", \"sample\", \"v_prediction\")")
-        }
+        try UNetFiles.predictionType(try AtomicFile.read(file), source: file)
     }
 
     public func denoise(_ x: Tensor, at p: Point, cond: Tensor?, into out: Tensor) throws {

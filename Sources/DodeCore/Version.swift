@@ -1,0 +1,2 @@
+/// The dode version string (`dode --version`, `dode.version`, saved fits).
+public let dodeVersion = "0.2.0"
