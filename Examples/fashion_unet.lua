@@ -67,7 +67,8 @@ for _, c in ipairs(configs) do
     local solver = c.make()
     if not targets[nfe] then
       local t0 = dode.clock()
-      targets[nfe] = dode.distill.targets{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid, k = opts.k }
+      targets[nfe] = dode.distill.targets{ solver = solver, denoiser = prob.denoiser, x = xfit, grid = grid,
+        k = opts.k }
       teacher_seconds[nfe] = dode.clock() - t0
     end
     local t1 = dode.clock()

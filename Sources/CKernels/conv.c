@@ -150,7 +150,8 @@ void dode_conv_pack(const float *w, long cout, long cin, long k, int algo, float
                 double tmp[6][3];
                 for (int i = 0; i < 6; i++)
                     for (int j = 0; j < 3; j++)
-                        tmp[i][j] = wino_g[i][0] * g[0 * 3 + j] + wino_g[i][1] * g[1 * 3 + j] + wino_g[i][2] * g[2 * 3 + j];
+                        tmp[i][j] = wino_g[i][0] * g[0 * 3 + j] + wino_g[i][1] * g[1 * 3 + j]
+                                    + wino_g[i][2] * g[2 * 3 + j];
                 for (int i = 0; i < 6; i++)
                     for (int j = 0; j < 6; j++) {
                         const double u = tmp[i][0] * wino_g[j][0] + tmp[i][1] * wino_g[j][1] + tmp[i][2] * wino_g[j][2];
@@ -208,16 +209,18 @@ int dode_conv(const dode_conv_t *c, int algo, long w0, long w1) {
 
 long dode_group_norm_work(long C) { return 4 * (((C + 15) & ~15L) + 16); }
 
-void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n, long HW,
-                          long C, long G, float eps, const float *gamma, const float *beta, const float *scale, const float *shift,
-                          long ldss, int act, double *work) {
+void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n,
+                          long HW, long C, long G, float eps, const float *gamma, const float *beta, const float *scale,
+                          const float *shift, long ldss, int act, double *work) {
     const int fast = dode_kernels_avx2();
     if (!x2) c1 = C;
     for (long b = 0; b < n; b++) {
         const float *sc = scale ? scale + b * ldss : 0, *sh = shift ? shift + b * ldss : 0;
         const float *xb = x + b * HW * ldx, *x2b = x2 ? x2 + b * HW * ldx2 : 0;
-        if (fast) group_norm_avx2(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
-        else group_norm_generic(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh, act, work);
+        if (fast) group_norm_avx2(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh,
+                                  act, work);
+        else group_norm_generic(xb, ldx, c1, x2b, ldx2, y + b * HW * ldy, ldy, HW, C, G, eps, gamma, beta, sc, sh,
+                                act, work);
     }
 }
 

@@ -53,7 +53,8 @@ static inline v8 F(vexp2neg)(v8 x) {
 
 /* ---- the 6×16 microkernel: c[r][0..15] += Σ_k a_r[k]·b[k·ldb + 0..15] ---- */
 
-TARGET __attribute__((always_inline)) static inline void F(mkld)(long K, const float *const *a, const float *b, long ldb, v8 *c) {
+TARGET __attribute__((always_inline)) static inline void F(mkld)(long K, const float *const *a, const float *b,
+                                                                 long ldb, v8 *c) {
     v8 c00 = c[0], c01 = c[1], c10 = c[2], c11 = c[3], c20 = c[4], c21 = c[5];
     v8 c30 = c[6], c31 = c[7], c40 = c[8], c41 = c[9], c50 = c[10], c51 = c[11];
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
@@ -127,7 +128,8 @@ TARGET static inline int F(window)(const dode_conv_t *c, long np, long *b, long 
             for (long ky = 0; ky < k; ky++)
                 for (long kx = 0; kx < k; kx++) {
                     const long y = iy + ky, x = ix + kx;
-                    tab[ky * k + kx][r] = (y >= 0 && y < H && x >= 0 && x < W) ? xb + ((y >> u) * Ws + (x >> u)) * ldx : zeros;
+                    tab[ky * k + kx][r] = (y >= 0 && y < H && x >= 0 && x < W)
+                                          ? xb + ((y >> u) * Ws + (x >> u)) * ldx : zeros;
                 }
         }
         if (++*ox == c->Wo) { *ox = 0; if (++*oy == c->Ho) { *oy = 0; ++*b; } }
@@ -264,7 +266,8 @@ TARGET static void F(conv_dot)(const dode_conv_t *cp, long p0, long p1) {
         const int inside = F(window)(c, np, &b, &oy, &ox, base, tab, pb);
         /* Six windows inside the image on one output row: row r's taps are row 0's + r·stride
            pixels, and whole vectors of channels (no partial loads). */
-        const int row = np == 6 && inside == 63 && (cin & 7) == 0 && (b == b0 && (oy == oy0 || (oy == oy0 + 1 && ox == 0)));
+        const int row = np == 6 && inside == 63 && (cin & 7) == 0
+                        && (b == b0 && (oy == oy0 || (oy == oy0 + 1 && ox == 0)));
         float out[6][8];
         for (long co = 0; co < cout; co++) {
             v8 a0 = F(splat)(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
@@ -284,7 +287,8 @@ TARGET static void F(conv_dot)(const dode_conv_t *cp, long p0, long p1) {
                         a5 = VFMA(*(const v8u *)(q + 5 * sx), wv, a5);
                     }
                 } else {
-                    const float *x0 = TAP(t, 0), *x1 = TAP(t, 1), *x2 = TAP(t, 2), *x3 = TAP(t, 3), *x4 = TAP(t, 4), *x5 = TAP(t, 5);
+                    const float *x0 = TAP(t, 0), *x1 = TAP(t, 1), *x2 = TAP(t, 2), *x3 = TAP(t, 3),
+                                *x4 = TAP(t, 4), *x5 = TAP(t, 5);
                     for (long ci = 0; ci < cin; ci += 8) {
                         const v8 wv = *(const v8u *)(wp + ci);
                         const long nl = cin - ci;
@@ -300,7 +304,8 @@ TARGET static void F(conv_dot)(const dode_conv_t *cp, long p0, long p1) {
             /* Fixed-order horizontal sums. */
             const v8 acc[6] = {a0, a1, a2, a3, a4, a5};
             for (int r = 0; r < 6; r++)
-                out[r][co] = ((acc[r][0] + acc[r][4]) + (acc[r][2] + acc[r][6])) + ((acc[r][1] + acc[r][5]) + (acc[r][3] + acc[r][7]));
+                out[r][co] = ((acc[r][0] + acc[r][4]) + (acc[r][2] + acc[r][6]))
+                             + ((acc[r][1] + acc[r][5]) + (acc[r][3] + acc[r][7]));
         }
         for (long r = 0; r < np; r++) F(epilogue)(c, p + r, pb[r], 0, F(load_n)(out[r], cout));
     }
@@ -340,7 +345,8 @@ TARGET static void F(wino_in)(const dode_conv_t *c, const float *xb, long iy0, l
         for (int i = 0; i < 6; i++)
             for (int j = 0; j < 6; j++) {
                 const long iy = iy0 + i, ix = ix0 + j;
-                if (inside || (iy >= 0 && iy < H && ix >= 0 && ix < W)) d[i][j] = F(load_n)(xb + ((iy >> u) * Ws + (ix >> u)) * ldx + ch, nl);
+                if (inside || (iy >= 0 && iy < H && ix >= 0 && ix < W))
+                    d[i][j] = F(load_n)(xb + ((iy >> u) * Ws + (ix >> u)) * ldx + ch, nl);
                 else d[i][j] = F(splat)(0.0f);
             }
         for (int j = 0; j < 6; j++) {
@@ -424,7 +430,8 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
                     const long rem = t - tb[r] * per;
                     ty[r] = rem / tw;
                     tx[r] = rem - ty[r] * tw;
-                    F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1, tx[r] * 4 - 1, V + r * cinp, vs);
+                    F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1,
+                               tx[r] * 4 - 1, V + r * cinp, vs);
                 }
                 last = mb;
             }
@@ -462,7 +469,8 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
             const long rem = t - tb[r] * per;
             ty[r] = rem / tw;
             tx[r] = rem - ty[r] * tw;
-            F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1, tx[r] * 4 - 1, V + r * cinp, vs);
+            F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1,
+                       tx[r] * 4 - 1, V + r * cinp, vs);
         }
         for (long cb = 0; cb < ncb; cb++) {
             const float *U = c->w + cb * cinp * 16;
@@ -494,10 +502,12 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
    group's first value, against cancellation), taken in stripes of 16 channels so that the
    accumulators stay in registers; then per group, in channel order. */
 
-TARGET static inline void F(sums16)(const float *x, long ld, long HW, long nl, const double *shift, double *s1, double *s2) {
+TARGET static inline void F(sums16)(const float *x, long ld, long HW, long nl, const double *shift, double *s1,
+                                    double *s2) {
     const v4d z = {0, 0, 0, 0};
     v4d a0 = z, a1 = z, a2 = z, a3 = z, q0 = z, q1 = z, q2 = z, q3 = z;
-    const v4d h0 = *(const v4du *)shift, h1 = *(const v4du *)(shift + 4), h2 = *(const v4du *)(shift + 8), h3 = *(const v4du *)(shift + 12);
+    const v4d h0 = *(const v4du *)shift, h1 = *(const v4du *)(shift + 4), h2 = *(const v4du *)(shift + 8),
+              h3 = *(const v4du *)(shift + 12);
     for (long p = 0; p < HW; p++) {
         const v8 u = F(load_n)(x + p * ld, nl), w = F(load_n)(x + p * ld + 8, nl - 8);
         const v4d d0 = __builtin_convertvector(__builtin_shufflevector(u, u, 0, 1, 2, 3), v4d) - h0;
@@ -511,9 +521,9 @@ TARGET static inline void F(sums16)(const float *x, long ld, long HW, long nl, c
     *(v4du *)s2 = q0; *(v4du *)(s2 + 4) = q1; *(v4du *)(s2 + 8) = q2; *(v4du *)(s2 + 12) = q3;
 }
 
-TARGET static void F(group_norm)(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long HW,
-                                 long C, long G, float eps, const float *gamma, const float *beta, const float *scale,
-                                 const float *shift, int act, double *work) {
+TARGET static void F(group_norm)(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy,
+                                 long HW, long C, long G, float eps, const float *gamma, const float *beta,
+                                 const float *scale, const float *shift, int act, double *work) {
     const long cg = C / G, Cq = ((C + 15) & ~15L) + 16;
     double *s1 = work, *s2 = work + Cq, *sh = work + 2 * Cq;
     float *af = (float *)(work + 3 * Cq), *bf = af + Cq;
@@ -561,7 +571,8 @@ TARGET static void F(group_norm)(const float *x, long ldx, long c1, const float 
                 const float *xp = src + p * lds;
                 float *yp = y + p * ldy + c;
                 const v8 v0 = VFMA(*(const v8u *)xp, av, bv), v1 = VFMA(*(const v8u *)(xp + lds), av, bv);
-                const v8 v2 = VFMA(*(const v8u *)(xp + 2 * lds), av, bv), v3 = VFMA(*(const v8u *)(xp + 3 * lds), av, bv);
+                const v8 v2 = VFMA(*(const v8u *)(xp + 2 * lds), av, bv),
+                         v3 = VFMA(*(const v8u *)(xp + 3 * lds), av, bv);
                 *(v8u *)yp = F(silu)(v0);
                 *(v8u *)(yp + ldy) = F(silu)(v1);
                 *(v8u *)(yp + 2 * ldy) = F(silu)(v2);

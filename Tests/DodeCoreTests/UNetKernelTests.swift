@@ -18,8 +18,8 @@ final class UNetKernelTests: XCTestCase {
     }
 
     /// conv(x) + bias in Float64, x [n][H][W][cin], w [cout][cin][k][k].
-    func reference(_ x: Tensor, n: Int, h: Int, w: Int, cin: Int, _ wt: Tensor, _ bias: Tensor, cout: Int, k: Int, stride: Int,
-                   pad: (Int, Int, Int, Int)) -> (out: [Double], ho: Int, wo: Int) {
+    func reference(_ x: Tensor, n: Int, h: Int, w: Int, cin: Int, _ wt: Tensor, _ bias: Tensor, cout: Int, k: Int,
+                   stride: Int, pad: (Int, Int, Int, Int)) -> (out: [Double], ho: Int, wo: Int) {
         let ho = (h + pad.0 + pad.2 - k) / stride + 1, wo = (w + pad.1 + pad.3 - k) / stride + 1
         let xp = x.pointer(Float.self), wp = wt.pointer(Float.self), bp = bias.pointer(Float.self)
         var out = [Double](repeating: 0, count: n * ho * wo * cout)
@@ -28,7 +28,10 @@ final class UNetKernelTests: XCTestCase {
             for ky in 0..<k { for kx in 0..<k {
                 let iy = oy * stride + ky - pad.0, ix = ox * stride + kx - pad.1
                 guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                for ci in 0..<cin { acc += Double(xp[((b * h + iy) * w + ix) * cin + ci]) * Double(wp[((co * cin + ci) * k + ky) * k + kx]) }
+                for ci in 0..<cin {
+                    acc += Double(xp[((b * h + iy) * w + ix) * cin + ci])
+                        * Double(wp[((co * cin + ci) * k + ky) * k + kx])
+                }
             } }
             out[((b * ho + oy) * wo + ox) * cout + co] = acc
         } } } }
@@ -44,7 +47,8 @@ final class UNetKernelTests: XCTestCase {
         let saved = Parallel.threads
         Parallel.threads = parts
         defer { Parallel.threads = saved }
-        let ctx = ChunkContext(n: n, pool: pools[0], actTemb: dummy.pointer(Float.self), splitPools: parts > 1 ? pools : [])
+        let ctx = ChunkContext(n: n, pool: pools[0], actTemb: dummy.pointer(Float.self),
+                               splitPools: parts > 1 ? pools : [])
         conv.run(x.pointer(Float.self), conv.cin, h: h, w: w, ctx, into: y.pointer(Float.self))
         return y.toArray().map { Float($0) }
     }
@@ -55,21 +59,24 @@ final class UNetKernelTests: XCTestCase {
     func testConvolutionsMatchFloat64() throws {
         // (cin, cout, k, stride, pad top/left/bottom/right, h, w, n)
         let shapes: [(Int, Int, Int, Int, (Int, Int, Int, Int), Int, Int, Int)] = [
-            (5, 19, 3, 1, (1, 1, 1, 1), 9, 7, 2), (16, 16, 3, 1, (1, 1, 1, 1), 12, 12, 3), (30, 15, 3, 1, (1, 1, 1, 1), 8, 8, 3),
-            (15, 30, 3, 2, (0, 0, 1, 1), 8, 8, 2), (16, 24, 3, 2, (1, 1, 1, 1), 9, 9, 2), (15, 30, 1, 1, (0, 0, 0, 0), 8, 8, 2),
-            (3, 16, 3, 1, (1, 1, 1, 1), 10, 6, 2), (20, 3, 3, 1, (1, 1, 1, 1), 9, 7, 2), (16, 1, 3, 1, (1, 1, 1, 1), 8, 8, 2),
-            (48, 40, 3, 1, (1, 1, 1, 1), 4, 4, 5), (1, 8, 3, 1, (1, 1, 1, 1), 5, 5, 1),
+            (5, 19, 3, 1, (1, 1, 1, 1), 9, 7, 2), (16, 16, 3, 1, (1, 1, 1, 1), 12, 12, 3),
+            (30, 15, 3, 1, (1, 1, 1, 1), 8, 8, 3), (15, 30, 3, 2, (0, 0, 1, 1), 8, 8, 2),
+            (16, 24, 3, 2, (1, 1, 1, 1), 9, 9, 2), (15, 30, 1, 1, (0, 0, 0, 0), 8, 8, 2),
+            (3, 16, 3, 1, (1, 1, 1, 1), 10, 6, 2), (20, 3, 3, 1, (1, 1, 1, 1), 9, 7, 2),
+            (16, 1, 3, 1, (1, 1, 1, 1), 8, 8, 2), (48, 40, 3, 1, (1, 1, 1, 1), 4, 4, 5),
+            (1, 8, 3, 1, (1, 1, 1, 1), 5, 5, 1),
         ]
         for (i, s) in shapes.enumerated() {
             let (cin, cout, k, stride, pad, h, w, n) = s
             let x = try noise([n * h * w * cin], seed: UInt64(3 * i + 1))
             let wt = try noise([cout, cin, k, k], seed: UInt64(3 * i + 2))
             let bias = try noise([cout], seed: UInt64(3 * i + 3))
-            let (ref, _, _) = reference(x, n: n, h: h, w: w, cin: cin, wt, bias, cout: cout, k: k, stride: stride, pad: pad)
+            let (ref, _, _) = reference(x, n: n, h: h, w: w, cin: cin, wt, bias, cout: cout, k: k, stride: stride,
+                                        pad: pad)
             let refMax = ref.map { Swift.abs($0) }.max() ?? 1
             for mode in [UNetConvolutions.direct, .winograd] {
-                let conv = try Conv2d(weight: wt, bias: bias, cin: cin, cout: cout, k: k, stride: stride, pad: pad.0, padBottomRight: pad.2,
-                                      convolutions: mode)
+                let conv = try Conv2d(weight: wt, bias: bias, cin: cin, cout: cout, k: k, stride: stride, pad: pad.0,
+                                      padBottomRight: pad.2, convolutions: mode)
                 let name = "shape \(i) (\(cin)→\(cout), k\(k) s\(stride), \(h)×\(w)) algorithm \(conv.algo)"
                 let y = try run(conv, x, n: n, h: h, w: w)
                 XCTAssertEqual(y.count, ref.count, name)
@@ -101,8 +108,8 @@ final class UNetKernelTests: XCTestCase {
         let ctx = ChunkContext(n: n, pool: BufferPool(), actTemb: dummy.pointer(Float.self))
         func values(_ a: Activation4) -> [Float] { Array(UnsafeBufferPointer(start: a.p, count: n * a.c * a.h * a.w)) }
         for mode in [UNetConvolutions.direct, .winograd] {
-            let conv = try Conv2d(weight: try noise([24, c, 3, 3], seed: 12), bias: try noise([24], seed: 13), cin: c, cout: 24, k: 3,
-                                  convolutions: mode)
+            let conv = try Conv2d(weight: try noise([24, c, 3, 3], seed: 12), bias: try noise([24], seed: 13),
+                                  cin: c, cout: 24, k: 3, convolutions: mode)
             let fused = conv(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), ctx, upsampled: true)
             let plain = conv(Activation4(p: up.pointer(Float.self), c: c, h: 2 * h, w: 2 * w), ctx)
             XCTAssertEqual(fused.h, 2 * h)
@@ -116,21 +123,25 @@ final class UNetKernelTests: XCTestCase {
             for ch in 0..<c { cp[q * (c + c2) + ch] = xs[q * c + ch] }
             for ch in 0..<c2 { cp[q * (c + c2) + c + ch] = yp[q * c2 + ch] }
         }
-        let shortcut = try Conv2d(weight: try noise([17, c + c2, 1, 1], seed: 15), bias: try noise([17], seed: 16), cin: c + c2, cout: 17,
-                                  k: 1, pad: 0, convolutions: .winograd)
-        let fused = shortcut.concatenated(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w), ctx)
+        let shortcut = try Conv2d(weight: try noise([17, c + c2, 1, 1], seed: 15), bias: try noise([17], seed: 16),
+                                  cin: c + c2, cout: 17, k: 1, pad: 0, convolutions: .winograd)
+        let fused = shortcut.concatenated(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w),
+                                          Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w), ctx)
         let plain = shortcut(Activation4(p: cat.pointer(Float.self), c: c + c2, h: h, w: w), ctx)
         XCTAssertTrue(values(fused) == values(plain), "1×1 convolution of a concatenation")
-        let gn = try GroupNorm(WeightStore(["g.weight": try noise([c + c2], seed: 17), "g.bias": try noise([c + c2], seed: 18)], source: "test"),
+        let gn = try GroupNorm(WeightStore(["g.weight": try noise([c + c2], seed: 17),
+                                            "g.bias": try noise([c + c2], seed: 18)], source: "test"),
                                "g", groups: 11, channels: c + c2, eps: 1e-5)
-        let g1 = gn(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), ctx, act: .silu, second: Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w))
+        let g1 = gn(Activation4(p: x.pointer(Float.self), c: c, h: h, w: w), ctx, act: .silu,
+                    second: Activation4(p: y.pointer(Float.self), c: c2, h: h, w: w))
         let g2 = gn(Activation4(p: cat.pointer(Float.self), c: c + c2, h: h, w: w), ctx, act: .silu)
         XCTAssertTrue(values(g1) == values(g2), "GroupNorm of a concatenation")
     }
 
     func load(_ name: String, _ mode: UNetConvolutions = .winograd) throws -> (net: UNet2DModel, io: [String: Tensor]) {
         let dir = Support.path("Tests/Fixtures/unet/\(name)")
-        return (try UNet2DModel(folder: dir + "/unet", convolutions: mode), try Safetensors.read(path: dir + "/io.safetensors").tensors)
+        return (try UNet2DModel(folder: dir + "/unet", convolutions: mode),
+                try Safetensors.read(path: dir + "/io.safetensors").tensors)
     }
 
     func forward(_ net: UNet2DModel, _ x: Tensor, _ t: [Double], _ labels: [Int]?, threads: Int = 2) throws -> [Float] {
@@ -147,15 +158,16 @@ final class UNetKernelTests: XCTestCase {
     /// portable one.
     func testBatchInvarianceIsBitExact() throws {
         let cases: [(String, Bool, Bool)] = [("cifar_small", false, true), ("resnet_sampling_classes", true, true),
-                                             ("heads_scale_shift", false, true), ("odd_widths", false, true), ("fashion", false, true),
-                                             ("cifar_small", false, false)]
+                                             ("heads_scale_shift", false, true), ("odd_widths", false, true),
+                                             ("fashion", false, true), ("cifar_small", false, false)]
         for (name, classes, avx2) in cases {
             if !avx2 { KernelPath.use(avx2: false) }
             defer { KernelPath.use(avx2: true) }
             let net: UNet2DModel, x0: Tensor
             if name == "fashion" {
                 net = try UNet2DModel(folder: Support.path("Models/fashion_unet/unet"))
-                x0 = try XCTUnwrap(try Safetensors.read(path: Support.path("Models/fashion_unet/fixture.safetensors")).tensors["x"])
+                x0 = try XCTUnwrap(
+                    try Safetensors.read(path: Support.path("Models/fashion_unet/fixture.safetensors")).tensors["x"])
             } else {
                 let (n, io) = try load(name)
                 net = n
@@ -163,7 +175,8 @@ final class UNetKernelTests: XCTestCase {
             }
             let label = "\(name)\(avx2 ? "" : " (portable kernels)")"
             let B = 18
-            let x = try Tensor.cat(Array(repeating: x0, count: (B + x0.shape[0] - 1) / x0.shape[0]), dim: 0).narrow(0, 0, B).contiguous()
+            let x = try Tensor.cat(Array(repeating: x0, count: (B + x0.shape[0] - 1) / x0.shape[0]), dim: 0)
+                .narrow(0, 0, B).contiguous()
             let xp = x.pointer(Float.self)
             for i in 0..<x.count { xp[i] += Float(i % 97) * 1e-3 }          // every image different
             let t = (0..<B).map { 37.0 + 53.5 * Double($0) }
@@ -175,8 +188,10 @@ final class UNetKernelTests: XCTestCase {
                 for b0 in stride(from: 0, to: B, by: size) {
                     let m = min(size, B - b0)
                     let part = try x.narrow(0, b0, m).contiguous()
-                    let got = try forward(net, part, Array(t[b0..<(b0 + m)]), labels.map { Array($0[b0..<(b0 + m)]) }, threads: b0 % 2 + 1)
-                    XCTAssertTrue(got == Array(all[(b0 * outPer)..<((b0 + m) * outPer)]), "\(label): images \(b0)..<\(b0 + m) in a batch of \(m)")
+                    let got = try forward(net, part, Array(t[b0..<(b0 + m)]), labels.map { Array($0[b0..<(b0 + m)]) },
+                                          threads: b0 % 2 + 1)
+                    XCTAssertTrue(got == Array(all[(b0 * outPer)..<((b0 + m) * outPer)]),
+                                  "\(label): images \(b0)..<\(b0 + m) in a batch of \(m)")
                 }
             }
         }
@@ -192,7 +207,9 @@ final class UNetKernelTests: XCTestCase {
             let (net, io) = try load(name)
             let x = try XCTUnwrap(io["x"]), t = try XCTUnwrap(io["t"])
             var labels: [Int]? = nil, vectors: Tensor? = nil
-            if let c = io["class_labels"] { if c.rank == 1 { labels = c.toArray().map { Int($0) } } else { vectors = c } }
+            if let c = io["class_labels"] {
+                if c.rank == 1 { labels = c.toArray().map { Int($0) } } else { vectors = c }
+            }
             let fast = try net.forward(x, timesteps: t.toArray(), classLabels: labels, classVectors: vectors)
             KernelPath.use(avx2: false)
             defer { KernelPath.use(avx2: true) }
@@ -200,7 +217,8 @@ final class UNetKernelTests: XCTestCase {
             let err = Support.relError(portable.to(.float64), fast.to(.float64))
             print("unet fixture \(name): portable vs AVX2 relative difference \(err)")
             XCTAssertLessThan(err, 1e-5, name)
-            XCTAssertLessThan(Support.relError(portable.to(.float64), try XCTUnwrap(io["out"]).to(.float64)), 1e-5, "\(name): portable vs diffusers")
+            XCTAssertLessThan(Support.relError(portable.to(.float64), try XCTUnwrap(io["out"]).to(.float64)), 1e-5,
+                              "\(name): portable vs diffusers")
         }
     }
 
@@ -213,7 +231,9 @@ final class UNetKernelTests: XCTestCase {
                 let (net, io) = try load(name, mode)
                 let x = try XCTUnwrap(io["x"]), t = try XCTUnwrap(io["t"])
                 var labels: [Int]? = nil, vectors: Tensor? = nil
-                if let c = io["class_labels"] { if c.rank == 1 { labels = c.toArray().map { Int($0) } } else { vectors = c } }
+                if let c = io["class_labels"] {
+                    if c.rank == 1 { labels = c.toArray().map { Int($0) } } else { vectors = c }
+                }
                 let out = try net.forward(x, timesteps: t.toArray(), classLabels: labels, classVectors: vectors)
                 errs.append(Support.relError(out.to(.float64), try XCTUnwrap(io["out"]).to(.float64)))
             }
@@ -231,7 +251,9 @@ final class UNetKernelTests: XCTestCase {
                 _ = try net.forward(try Tensor(zeros: [b, c, h, h], dtype: .float32), timesteps: [500])
                 let chunk = net.chunkSize(batch: b, height: h, width: h)
                 let workers = Parallel.threads
-                XCTAssertLessThanOrEqual(net.workspaceBytes, workers * net.workspaceBound(chunk: chunk, height: h, width: h), "\(name) batch \(b)")
+                XCTAssertLessThanOrEqual(net.workspaceBytes,
+                                         workers * net.workspaceBound(chunk: chunk, height: h, width: h),
+                                         "\(name) batch \(b)")
             }
         }
     }

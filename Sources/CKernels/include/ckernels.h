@@ -79,9 +79,9 @@ int dode_conv(const dode_conv_t *c, int algo, long w0, long w1);
 /// (diffusers' scale-shift time conditioning), then the activation. With x2, channels c1..C−1
 /// come from x2 (pixel stride ldx2): the GroupNorm of a concatenation, without building it.
 /// `work`: dode_group_norm_work(C) doubles.
-void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n, long HW,
-                          long C, long G, float eps, const float *gamma, const float *beta, const float *scale, const float *shift,
-                          long ldss, int act, double *work);
+void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n,
+                          long HW, long C, long G, float eps, const float *gamma, const float *beta, const float *scale,
+                          const float *shift, long ldss, int act, double *work);
 long dode_group_norm_work(long C);
 
 /// Scratch floats of dode_attention for L positions and head size dh.

@@ -48,7 +48,8 @@ public final class UNet2DModel {
     /// Builds the network of `config` from `weights` (named as in diffusers' state dict; F16 and
     /// BF16 are widened to Float32). Missing tensors, wrong shapes and tensors the architecture
     /// does not use are errors naming the tensor; `source` names the file.
-    public init(config cfg: UNetConfig, weights: [String: Tensor], source: String, convolutions: UNetConvolutions = .winograd) throws {
+    public init(config cfg: UNetConfig, weights: [String: Tensor], source: String,
+                convolutions: UNetConvolutions = .winograd) throws {
         let s = WeightStore(weights, source: source, convolutions: convolutions)
         config = cfg
         self.convolutions = convolutions
@@ -94,7 +95,9 @@ public final class UNet2DModel {
         let extra = s.unused()
         if !extra.isEmpty {
             let shown = extra.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
-            throw CoreError("\(source) has \(extra.count) tensor\(extra.count == 1 ? "" : "s") the config's architecture does not use (\(shown)\(extra.count > 4 ? ", …" : "")); the config does not describe this checkpoint")
+            throw CoreError("\(source) has \(extra.count) tensor\(extra.count == 1 ? "" : "s") " +
+                            "the config's architecture does not use (\(shown)\(extra.count > 4 ? ", …" : "")); " +
+                            "the config does not describe this checkpoint")
         }
         parameterCount = s.used.reduce(0) { $0 + (weights[$1]?.count ?? 0) }
     }
@@ -107,17 +110,20 @@ public final class UNet2DModel {
         }
         let cfg = try UNetFiles.config(try AtomicFile.read(cfgPath), source: cfgPath)
         if !cfg.ignoredKeys.isEmpty {
-            let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: \(cfg.ignoredKeys.joined(separator: ", "))\n"
+            let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: " +
+                      "\(cfg.ignoredKeys.joined(separator: ", "))\n"
             FileHandle.standardError.write(Data(msg.utf8))
         }
         let wPath = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.safetensors")
         guard FileManager.default.fileExists(atPath: wPath) else {
             let bin = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.bin")
             let hint = FileManager.default.fileExists(atPath: bin)
-                ? " (it has diffusion_pytorch_model.bin, a pickle dode does not read: convert it with diffusers' save_pretrained(..., safe_serialization=True))" : ""
+                ? " (it has diffusion_pytorch_model.bin, a pickle dode does not read: " +
+                  "convert it with diffusers' save_pretrained(..., safe_serialization=True))" : ""
             throw CoreError("'\(folder)' has no diffusion_pytorch_model.safetensors\(hint)")
         }
-        try self.init(config: cfg, weights: try Safetensors.read(path: wPath).tensors, source: wPath, convolutions: convolutions)
+        try self.init(config: cfg, weights: try Safetensors.read(path: wPath).tensors, source: wPath,
+                      convolutions: convolutions)
     }
 
     /// Multiply-add FLOPs (×2) of the convolutions for one image of h×w.
@@ -161,7 +167,8 @@ public final class UNet2DModel {
     /// F(x, t): x is B×C×H×W Float32 (contiguous), `timesteps` one label or one per sample,
     /// `classLabels` one per sample (or one) for `num_class_embeds` / "timestep" models,
     /// `classVectors` a B×temb (or 1×temb) tensor for "identity". Returns B×out_channels×H×W.
-    public func forward(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil, classVectors: Tensor? = nil) throws -> Tensor {
+    public func forward(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil,
+                        classVectors: Tensor? = nil) throws -> Tensor {
         let cfg = config
         guard x.rank == 4, x.shape[1] == cfg.inChannels else {
             throw CoreError("the U-Net takes B×\(cfg.inChannels)×H×W inputs (got \(formatShape(x.shape)))")
@@ -169,7 +176,8 @@ public final class UNet2DModel {
         let B = x.shape[0], H = x.shape[2], W = x.shape[3]
         let m = 1 << cfg.downsamplings
         guard H >= m, W >= m, H % m == 0, W % m == 0 else {
-            throw CoreError("the U-Net's input height and width must be multiples of \(m) (2^\(cfg.downsamplings) downsamplings); got \(H)×\(W)")
+            throw CoreError("the U-Net's input height and width must be multiples of \(m) " +
+                            "(2^\(cfg.downsamplings) downsamplings); got \(H)×\(W)")
         }
         guard timesteps.count == 1 || timesteps.count == B else {
             throw CoreError("timesteps: one label or one per sample (\(B)) expected, got \(timesteps.count)")
@@ -193,7 +201,8 @@ public final class UNet2DModel {
         let bound = workspaceBound(chunk: chunk, height: H, width: W)
         let need = bound > TensorLimits.maxBytes / max(pooled, 1) ? Int.max : bound * pooled
         guard need <= TensorLimits.maxBytes else {
-            throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+            throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, " +
+                            "above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
         }
         try forwardLock.withLock { _ in
             let signature = [chunk, H, W, B % chunk, splitLayers ? threads : 0]
@@ -209,9 +218,11 @@ public final class UNet2DModel {
             let tp = UnsafeSendable(actTemb.pointer(Float.self))
             let body = { (w: Int, c: Int) in
                 let b0 = c * chunk, n = min(chunk, B - b0)
-                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T, splitPools: splitLayers ? pools : [])
+                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T,
+                                       splitPools: splitLayers ? pools : [])
                 do {
-                    try self.run(ctx, input: xp.value + b0 * cfg.inChannels * H * W, output: op.value + b0 * cfg.outChannels * H * W, H, W)
+                    try self.run(ctx, input: xp.value + b0 * cfg.inChannels * H * W,
+                                 output: op.value + b0 * cfg.outChannels * H * W, H, W)
                 } catch {
                     errors.withLock { $0[c] = error }
                 }
@@ -244,7 +255,8 @@ public final class UNet2DModel {
     public var workspaceBytes: Int { forwardLock.withLock { _ in pools.withLock { $0.reduce(0) { $0 + $1.bytes } } } }
 
     /// The forward pass on one chunk: NCHW input rows → channel-major → network → NCHW output rows.
-    private func run(_ ctx: ChunkContext, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) throws {
+    private func run(_ ctx: ChunkContext, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+                     _ H: Int, _ W: Int) throws {
         let n = ctx.n, cin = config.inChannels, HW = H * W
         let x = ctx.alloc(cin, H, W)
         dode_nchw_to_nhwc(input, n, cin, HW, config.centerInputSample ? 1 : 0, x.p)
@@ -281,29 +293,40 @@ public final class UNet2DModel {
         switch classEmbedder {
         case nil:
             if classLabels != nil || classVectors != nil {
-                throw CoreError("this U-Net has no class embedding (its config sets neither num_class_embeds nor class_embed_type); call it without cond")
+                throw CoreError("this U-Net has no class embedding (its config sets neither num_class_embeds " +
+                                "nor class_embed_type); call it without cond")
             }
         case .table(let table)?:
-            guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (num_class_embeds = \(cfg.numClassEmbeds ?? 0)): pass class labels as cond") }
+            guard let labels = classLabels else {
+                throw CoreError("this U-Net is class-conditional (num_class_embeds = \(cfg.numClassEmbeds ?? 0)): " +
+                                "pass class labels as cond")
+            }
             let K = table.shape[0], e = emb.pointer(Float.self), tab = table.pointer(Float.self)
             for b in 0..<B {
                 let l = labels.count == 1 ? labels[0] : labels[b]
-                guard l >= 0, l < K else { throw CoreError("class label \(l) is outside this U-Net's labels 0..\(K - 1)") }
+                guard l >= 0, l < K else {
+                    throw CoreError("class label \(l) is outside this U-Net's labels 0..\(K - 1)")
+                }
                 for j in 0..<T { e[b * T + j] += tab[l * T + j] }
             }
         case .timestep(let l1, let l2)?:
-            guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (class_embed_type = \"timestep\"): pass class labels as cond") }
+            guard let labels = classLabels else {
+                throw CoreError("this U-Net is class-conditional (class_embed_type = \"timestep\"): " +
+                                "pass class labels as cond")
+            }
             let p = try Tensor.empty([labels.count, c0], dtype: .float32)
             try timeProjection(labels.map(Double.init), into: p.pointer(Float.self))
             let ce = try mlp(p, rows: labels.count, l1, l2, broadcastTo: B)
             try emb.add(ce)
         case .identity?:
             guard let v = classVectors else {
-                throw CoreError("this U-Net takes its class embedding directly (class_embed_type = \"identity\"): pass a B×\(T) tensor as cond")
+                throw CoreError("this U-Net takes its class embedding directly (class_embed_type = \"identity\"): " +
+                                "pass a B×\(T) tensor as cond")
             }
             let vf = v.to(.float32).contiguous()
             guard vf.count == T || vf.count == B * T else {
-                throw CoreError("cond must be a B×\(T) tensor of class embeddings for this U-Net (got \(formatShape(v.shape)))")
+                throw CoreError("cond must be a B×\(T) tensor of class embeddings for this U-Net " +
+                                "(got \(formatShape(v.shape)))")
             }
             let e = emb.pointer(Float.self), src = vf.pointer(Float.self)
             for b in 0..<B { for j in 0..<T { e[b * T + j] += src[(vf.count == T ? 0 : b * T) + j] } }
@@ -339,7 +362,9 @@ public final class UNet2DModel {
                 let tc = max(tt, 0)
                 let i0 = min(Int(tc), rows - 1), i1 = min(i0 + 1, rows - 1)
                 let f = Float(tc - Double(i0))
-                for j in 0..<c0 { e[b * c0 + j] = f == 0 ? tab[i0 * c0 + j] : (1 - f) * tab[i0 * c0 + j] + f * tab[i1 * c0 + j] }
+                for j in 0..<c0 {
+                    e[b * c0 + j] = f == 0 ? tab[i0 * c0 + j] : (1 - f) * tab[i0 * c0 + j] + f * tab[i1 * c0 + j]
+                }
             }
             return
         }

@@ -9,13 +9,15 @@ extension UNet2DModel {
     /// `Parallel.threads` workers. Random weights and inputs; for benchmarks (`Scripts/bench`).
     public static func benchmarkConvolution(cin: Int, cout: Int, size: Int, batch: Int, reps: Int,
                                             convolutions: UNetConvolutions = .winograd) throws -> Double {
-        guard (1...4096).contains(cin), (1...4096).contains(cout), (1...4096).contains(size), (1...4096).contains(batch) else {
+        guard (1...4096).contains(cin), (1...4096).contains(cout), (1...4096).contains(size),
+              (1...4096).contains(batch) else {
             throw CoreError("benchmarkConvolution: channels, size and batch must be in 1...4096")
         }
         let g = Generator(seed: 7)
         let w = try g.randn([cout, cin, 3, 3], dtype: .float32)
         let b = try g.randn([cout], dtype: .float32)
-        let conv = try Conv2d(weight: w.contiguous(), bias: b.contiguous(), cin: cin, cout: cout, k: 3, convolutions: convolutions)
+        let conv = try Conv2d(weight: w.contiguous(), bias: b.contiguous(), cin: cin, cout: cout, k: 3,
+                              convolutions: convolutions)
         let x = try g.randn([batch * size * size * cin], dtype: .float32)
         let y = try Tensor.empty([batch * size * size * cout], dtype: .float32)
         let chunk = min(8, max(1, (batch + 1) / 2)), chunks = (batch + chunk - 1) / chunk
@@ -27,7 +29,8 @@ extension UNet2DModel {
             Parallel.forEachWorker(chunks: chunks, workers: min(pools.count, chunks)) { wk, c in
                 let b0 = c * chunk, n = min(chunk, batch - b0)
                 let ctx = ChunkContext(n: n, pool: pools[wk], actTemb: tp.value)
-                conv.run(xp.value + b0 * size * size * cin, cin, h: size, w: size, ctx, into: yp.value + b0 * size * size * cout)
+                conv.run(xp.value + b0 * size * size * cin, cin, h: size, w: size, ctx,
+                         into: yp.value + b0 * size * size * cout)
             }
         }
         pass()

@@ -18,7 +18,8 @@ struct ResnetBlock {
          resample: Resample = .none) throws {
         norm1 = try GroupNorm(s, "\(prefix).norm1", groups: cfg.normNumGroups, channels: cin, eps: cfg.normEps)
         conv1 = try Conv2d(s, "\(prefix).conv1", cin: cin, cout: cout, k: 3)
-        timeProj = try Linear(s, "\(prefix).time_emb_proj", fin: cfg.timeEmbedDim, fout: cfg.scaleShift ? 2 * cout : cout)
+        timeProj = try Linear(s, "\(prefix).time_emb_proj", fin: cfg.timeEmbedDim,
+                              fout: cfg.scaleShift ? 2 * cout : cout)
         norm2 = try GroupNorm(s, "\(prefix).norm2", groups: cfg.normNumGroups, channels: cout, eps: cfg.normEps)
         conv2 = try Conv2d(s, "\(prefix).conv2", cin: cout, cout: cout, k: 3)
         shortcut = cin != cout ? try Conv2d(s, "\(prefix).conv_shortcut", cin: cin, cout: cout, k: 1, pad: 0) : nil
@@ -58,7 +59,8 @@ struct ResnetBlock {
         timeProj.rows(ctx.actTemb, n, into: tp)
         let h1 = scaleShift ? conv1(h, ctx) : conv1(h, ctx, timeBias: tp, ld: tw)
         ctx.release(h)
-        _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil, into: h1)
+        _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil,
+                  into: h1)
         ctx.pool.give(tp, n * tw)
         if let shortcut {
             let sc = second.map { shortcut.concatenated(skip, $0, ctx) } ?? shortcut(skip, ctx)
@@ -84,16 +86,18 @@ struct AttentionBlock {
     let qkv: Conv2d, o: Conv2d
     let heads: Int, dimHead: Int, rescale: Float
 
-    init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double, rescale: Double) throws {
+    init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double,
+         rescale: Double) throws {
         norm = try groups.map { try GroupNorm(s, "\(prefix).group_norm", groups: $0, channels: channels, eps: eps) }
         heads = channels / headDim
         dimHead = headDim
         let inner = heads * headDim
         let w = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).weight", [inner, channels]) }
         let b = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).bias", [inner]) }
-        qkv = try Conv2d(weight: try Tensor.cat(w, dim: 0), bias: try Tensor.cat(b, dim: 0), cin: channels, cout: 3 * inner, k: 1,
-                         convolutions: s.convolutions)
-        o = try Conv2d(weight: try s.get("\(prefix).to_out.0.weight", [channels, inner]), bias: try s.get("\(prefix).to_out.0.bias", [channels]),
+        qkv = try Conv2d(weight: try Tensor.cat(w, dim: 0), bias: try Tensor.cat(b, dim: 0), cin: channels,
+                         cout: 3 * inner, k: 1, convolutions: s.convolutions)
+        o = try Conv2d(weight: try s.get("\(prefix).to_out.0.weight", [channels, inner]),
+                       bias: try s.get("\(prefix).to_out.0.bias", [channels]),
                        cin: inner, cout: channels, k: 1, convolutions: s.convolutions)
         self.rescale = Float(rescale)
     }
@@ -138,9 +142,11 @@ enum Resampler { case conv(Conv2d), resnet(ResnetBlock) }
 
 extension AttentionBlock {
     /// The `count` attention layers `<prefix>.attentions.<j>` of an Attn block of `channels`.
-    static func stack(_ s: WeightStore, _ prefix: String, count: Int, channels: Int, _ cfg: UNetConfig) throws -> [AttentionBlock] {
+    static func stack(_ s: WeightStore, _ prefix: String, count: Int, channels: Int,
+                      _ cfg: UNetConfig) throws -> [AttentionBlock] {
         try (0..<count).map {
-            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: channels, headDim: cfg.attentionHeadDim ?? channels,
+            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: channels,
+                               headDim: cfg.attentionHeadDim ?? channels,
                                groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
         }
     }
@@ -173,7 +179,8 @@ struct DownBlock {
         if final {
             downsampler = nil
         } else if attn && cfg.downsampleType == .resnet {
-            downsampler = .resnet(try ResnetBlock(s, "\(prefix).downsamplers.0", cin: cout, cout: cout, cfg, resample: .down))
+            downsampler = .resnet(try ResnetBlock(s, "\(prefix).downsamplers.0", cin: cout, cout: cout, cfg,
+                                                  resample: .down))
         } else {
             let p = cfg.downsamplePadding
             downsampler = .conv(try Conv2d(s, "\(prefix).downsamplers.0.conv", cin: cout, cout: cout, k: 3, stride: 2,
@@ -206,8 +213,9 @@ struct MidBlock {
     init(_ s: WeightStore, channels c: Int, _ cfg: UNetConfig) throws {
         first = try ResnetBlock(s, "mid_block.resnets.0", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
         let groups = cfg.attnNormNumGroups ?? (cfg.scaleShift ? nil : cfg.normNumGroups)
-        attention = cfg.addAttention ? try AttentionBlock(s, "mid_block.attentions.0", channels: c, headDim: cfg.attentionHeadDim ?? c,
-                                                          groups: groups, eps: cfg.normEps, rescale: cfg.midBlockScaleFactor) : nil
+        attention = cfg.addAttention
+            ? try AttentionBlock(s, "mid_block.attentions.0", channels: c, headDim: cfg.attentionHeadDim ?? c,
+                                 groups: groups, eps: cfg.normEps, rescale: cfg.midBlockScaleFactor) : nil
         second = try ResnetBlock(s, "mid_block.resnets.1", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
     }
 
@@ -252,9 +260,12 @@ struct UpBlock {
         var h = x
         let n = ctx.n
         for (j, r) in resnets.enumerated() {
-            guard let skip = skips.popLast() else { throw CoreError("U-Net: no skip connection left for up block resnet \(j + 1)") }
+            guard let skip = skips.popLast() else {
+                throw CoreError("U-Net: no skip connection left for up block resnet \(j + 1)")
+            }
             guard skip.h == h.h, skip.w == h.w else {
-                throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); the input's height and width must be divisible by 2^(number of downsamplings)")
+                throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); " +
+                                "the input's height and width must be divisible by 2^(number of downsamplings)")
             }
             let out: Activation4
             if r.takesConcatenation {

@@ -24,7 +24,8 @@ final class BufferPool {
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         if let p = free[n]?.popLast() { return p }   // in place: no copy of the list
-        let p = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64).bindMemory(to: Float.self, capacity: n)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: n)
         all.append(p)
         bytes += n * 4
         return p
@@ -40,7 +41,8 @@ final class BufferPool {
         if count > scratchCount || scratchArea == nil {
             scratchArea?.deallocate()
             let n = max(count, 1)
-            scratchArea = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64).bindMemory(to: Float.self, capacity: n)
+            scratchArea = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: n)
             bytes += (n - scratchCount) * 4
             scratchCount = n
         }
@@ -91,7 +93,9 @@ final class ChunkContext {
         self.pools = splitPools.isEmpty ? [pool] : splitPools
     }
 
-    func alloc(_ c: Int, _ h: Int, _ w: Int) -> Activation4 { Activation4(p: pool.take(c * n * h * w), c: c, h: h, w: w) }
+    func alloc(_ c: Int, _ h: Int, _ w: Int) -> Activation4 {
+        Activation4(p: pool.take(c * n * h * w), c: c, h: h, w: w)
+    }
     func release(_ a: Activation4) { pool.give(a.p, a.c * n * a.h * a.w) }
 
     /// Runs `body(pool, range)` over 0..<work, on this thread or split over the threads of
@@ -139,13 +143,17 @@ final class WeightStore {
     /// The tensor `name` with exactly `shape` (a 1×1 conv may also be stored as a 2-D linear).
     func get(_ name: String, _ shape: [Int]) throws -> Tensor {
         guard let key = tensors[name] != nil ? name : legacyName(name), let t = tensors[key] else {
-            throw CoreError("\(source) has no tensor '\(name)' (the config's architecture needs it, shape \(formatShape(shape)))")
+            throw CoreError("\(source) has no tensor '\(name)' " +
+                            "(the config's architecture needs it, shape \(formatShape(shape)))")
         }
         let flat = shape.reduce(1, *)
-        let ok = t.shape == shape || (t.count == flat && shape.count == 4 && shape[2] == 1 && shape[3] == 1 && t.rank == 2 && t.shape == [shape[0], shape[1]])
+        let ok = t.shape == shape
+            || (t.count == flat && shape.count == 4 && shape[2] == 1 && shape[3] == 1 && t.rank == 2
+                && t.shape == [shape[0], shape[1]])
             || (t.count == flat && shape.count == 2 && t.rank == 4 && t.shape == [shape[0], shape[1], 1, 1])
         guard ok else {
-            throw CoreError("tensor '\(key)' in \(source) has shape \(formatShape(t.shape)), the config's architecture needs \(formatShape(shape))")
+            throw CoreError("tensor '\(key)' in \(source) has shape \(formatShape(t.shape)), " +
+                            "the config's architecture needs \(formatShape(shape))")
         }
         used.insert(key)
         return t.to(.float32).contiguous()
@@ -179,12 +187,12 @@ struct Conv2d {
     init(_ store: WeightStore, _ prefix: String, cin: Int, cout: Int, k: Int, stride: Int = 1, pad: Int? = nil,
          padBottomRight: Int? = nil) throws {
         let weight = try store.get("\(prefix).weight", [cout, cin, k, k])
-        try self.init(weight: weight, bias: try store.get("\(prefix).bias", [cout]), cin: cin, cout: cout, k: k, stride: stride,
-                      pad: pad, padBottomRight: padBottomRight, convolutions: store.convolutions)
+        try self.init(weight: weight, bias: try store.get("\(prefix).bias", [cout]), cin: cin, cout: cout, k: k,
+                      stride: stride, pad: pad, padBottomRight: padBottomRight, convolutions: store.convolutions)
     }
 
-    init(weight: Tensor, bias: Tensor, cin: Int, cout: Int, k: Int, stride: Int = 1, pad: Int? = nil, padBottomRight: Int? = nil,
-         convolutions: UNetConvolutions) throws {
+    init(weight: Tensor, bias: Tensor, cin: Int, cout: Int, k: Int, stride: Int = 1, pad: Int? = nil,
+         padBottomRight: Int? = nil, convolutions: UNetConvolutions) throws {
         self.bias = bias
         self.cin = cin
         self.cout = cout
@@ -227,8 +235,9 @@ struct Conv2d {
         let f = upsampled ? 2 : 1
         let (ho, wo) = outSize(f * x.h, f * x.w)
         let out = ctx.alloc(cout, ho, wo)
-        run(x.p, x.c, h: f * x.h, w: f * x.w, ctx, into: out.p, timeBias: timeBias, ld: ld, residual: residual.map { UnsafePointer($0.p) },
-            ldr: residual?.c ?? 0, outputScale: outputScale, upsampled: upsampled)
+        run(x.p, x.c, h: f * x.h, w: f * x.w, ctx, into: out.p, timeBias: timeBias, ld: ld,
+            residual: residual.map { UnsafePointer($0.p) }, ldr: residual?.c ?? 0, outputScale: outputScale,
+            upsampled: upsampled)
         return out
     }
 
@@ -242,14 +251,16 @@ struct Conv2d {
     /// The convolution of n images at `x` (pixel stride ldx) into `y` ([n][ho][wo][cout]); h×w
     /// is the input size the convolution sees (twice the stored size when `upsampled`).
     /// `second`: channels from `ldx` on come from that buffer (1×1 convolutions only).
-    func run(_ x: UnsafePointer<Float>, _ ldx: Int, h: Int, w: Int, _ ctx: ChunkContext, into y: UnsafeMutablePointer<Float>,
-             timeBias: UnsafePointer<Float>? = nil, ld: Int = 0, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
-             outputScale: Float = 1, upsampled: Bool = false, second: (p: UnsafePointer<Float>, ld: Int)? = nil) {
+    func run(_ x: UnsafePointer<Float>, _ ldx: Int, h: Int, w: Int, _ ctx: ChunkContext,
+             into y: UnsafeMutablePointer<Float>, timeBias: UnsafePointer<Float>? = nil, ld: Int = 0,
+             residual: UnsafePointer<Float>? = nil, ldr: Int = 0, outputScale: Float = 1, upsampled: Bool = false,
+             second: (p: UnsafePointer<Float>, ld: Int)? = nil) {
         let (ho, wo) = outSize(h, w)
-        var c = dode_conv_t(x: x, n: ctx.n, H: h, W: w, cin: cin, ldx: ldx, w: UnsafePointer(packed.pointer(Float.self)),
-                            cout: cout, k: k, stride: stride, pt: pad.top, pl: pad.left, Ho: ho, Wo: wo,
-                            bias: UnsafePointer(bias.pointer(Float.self)), tb: timeBias, ldt: ld, res: residual, ldr: ldr,
-                            oscale: outputScale, y: y, ldy: cout, scratch: nil, up: upsampled ? 1 : 0,
+        var c = dode_conv_t(x: x, n: ctx.n, H: h, W: w, cin: cin, ldx: ldx,
+                            w: UnsafePointer(packed.pointer(Float.self)), cout: cout, k: k, stride: stride,
+                            pt: pad.top, pl: pad.left, Ho: ho, Wo: wo,
+                            bias: UnsafePointer(bias.pointer(Float.self)), tb: timeBias, ldt: ld, res: residual,
+                            ldr: ldr, oscale: outputScale, y: y, ldy: cout, scratch: nil, up: upsampled ? 1 : 0,
                             x2: second?.p, ldx2: second?.ld ?? 0, cin1: second == nil ? cin : ldx, parts: 1)
         if isWinograd && ctx.pools.count > 1 {
             // A single small image split over threads: few tile blocks, so their output
@@ -285,7 +296,8 @@ struct Linear {
 
     /// y[r][·] = W·x[r][·] + b for `rows` row vectors.
     func rows(_ x: UnsafePointer<Float>, _ rows: Int, into y: UnsafeMutablePointer<Float>) {
-        dode_linear_rows(x, rows, fin, packed.pointer(Float.self), bias.map { UnsafePointer($0.pointer(Float.self)) }, fout, y)
+        dode_linear_rows(x, rows, fin, packed.pointer(Float.self),
+                         bias.map { UnsafePointer($0.pointer(Float.self)) }, fout, y)
     }
 }
 
@@ -315,9 +327,10 @@ struct GroupNorm {
         ctx.split(ctx.n) { pool, range in
             let b0 = range.lowerBound, nb = range.count
             let sc = ss.map { $0.value.scale + b0 * $0.value.ld }, sh = ss.map { $0.value.shift + b0 * $0.value.ld }
-            dode_group_norm_nhwc(xp.value + b0 * hw * c1, c1, c1, x2.map { $0.value + b0 * hw * c2 }, c2, yp.value + b0 * hw * C, C,
-                                 nb, hw, C, groups, eps, weight.pointer(Float.self), bias.pointer(Float.self), sc, sh,
-                                 ss?.value.ld ?? 0, act.rawValue, pool.work(dode_group_norm_work(C)))
+            dode_group_norm_nhwc(xp.value + b0 * hw * c1, c1, c1, x2.map { $0.value + b0 * hw * c2 }, c2,
+                                 yp.value + b0 * hw * C, C, nb, hw, C, groups, eps,
+                                 weight.pointer(Float.self), bias.pointer(Float.self), sc, sh, ss?.value.ld ?? 0,
+                                 act.rawValue, pool.work(dode_group_norm_work(C)))
         }
         return y
     }
