@@ -1,9 +1,17 @@
 """PyTorch side of Scripts/bench: the same work as dode's workloads, timed in the same run.
 
-Usage (called by Scripts/bench.lua): python bench_torch.py <spec.json>
-The spec names the mixture file, the digits model folder, sizes and repetitions; the result
-(best-of-reps seconds per workload) is printed as one JSON object on stdout. CPU, 2 threads,
-float64 for the mixture (as dode), float32 for the network.
+Usage (called by Scripts/bench.lua):
+  python bench_torch.py <spec.json>   the spec names the mixture file, the digits model folder,
+                                      sizes and repetitions; the result (best-of-reps seconds per
+                                      workload) is printed as one JSON object on stdout.
+  python bench_torch.py --serve       a server for timings taken in alternation with dode's:
+                                      one JSON command per line on stdin, one JSON reply per line
+                                      on stdout. {"op": "unet", "path": folder, "batch": B,
+                                      "reps": n} loads the diffusers UNet2DModel of folder/unet
+                                      once and replies {"seconds": best of n forwards} (one
+                                      untimed forward first at each new batch size);
+                                      {"op": "quit"} ends.
+CPU, 2 threads, float64 for the mixture (as dode), float32 for the networks.
 """
 import json
 import math
@@ -14,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _venv  # noqa: E402
 
-_venv.ensure(["torch", "safetensors", "numpy"])
+_venv.ensure(["torch", "safetensors", "numpy"] + (["diffusers"] if "--serve" in sys.argv else []))
 
 import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
@@ -140,18 +148,46 @@ def main():
         out["net_ddim"] = best(lambda: ddim(False), reps)
         out["net_dpmpp2m"] = best(lambda: ddim(True), reps)
         out["net_forward"] = best(lambda: net(xn, 500), reps)
-    if spec.get("unet"):
-        import warnings
-        warnings.filterwarnings("ignore")
-        from diffusers import UNet2DModel
-        model = UNet2DModel.from_pretrained(Path(spec["unet"]) / "unet").eval()
-        xu = torch.randn(spec["unet_batch"], model.config.in_channels, 32, 32, generator=g)
-        tu = torch.tensor([500.0])
-        with torch.no_grad():
-            model(xu, tu)
-            out["unet_forward"] = best(lambda: model(xu, tu), reps)
     print(json.dumps(out))
 
 
+def serve():
+    import warnings
+    warnings.filterwarnings("ignore")
+    from diffusers import UNet2DModel
+    models, inputs = {}, {}
+    g = torch.Generator().manual_seed(0)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        cmd = json.loads(line)
+        try:
+            if cmd["op"] == "quit":
+                break
+            if cmd["op"] == "unet":
+                path = cmd["path"]
+                if path not in models:
+                    models[path] = UNet2DModel.from_pretrained(Path(path) / "unet").eval()
+                model = models[path]
+                key = (path, cmd["batch"])
+                t = torch.tensor([500.0])
+                with torch.no_grad():
+                    if key not in inputs:
+                        inputs[key] = torch.randn(cmd["batch"], model.config.in_channels, 32, 32, generator=g)
+                        model(inputs[key], t)
+                    x = inputs[key]
+                    reply = {"seconds": best(lambda: model(x, t), cmd.get("reps", 1)), "torch": torch.__version__,
+                             "threads": torch.get_num_threads()}
+            else:
+                reply = {"error": "unknown op " + str(cmd["op"])}
+        except Exception as e:  # the bench reports it and carries on without torch
+            reply = {"error": repr(e)}
+        print(json.dumps(reply), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve()
+    else:
+        main()

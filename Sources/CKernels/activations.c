@@ -73,36 +73,3 @@ void dode_act_f32(const float *x, float *y, long n, int act) {
     default: if (x != y) for (long i = 0; i < n; i++) y[i] = x[i]; break;
     }
 }
-
-__attribute__((target("avx2,fma")))
-static float exp_sub_avx2(float *r, long n, float m) {
-    long i = 0;
-    __m256 acc = _mm256_setzero_ps();
-    const __m256 mv = _mm256_set1_ps(m);
-    double tail = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(r + i), mv));
-        _mm256_storeu_ps(r + i, e);
-        acc = _mm256_add_ps(acc, e);
-    }
-    for (; i < n; i++) { r[i] = expf(r[i] - m); tail += r[i]; }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, acc);
-    double s = tail;
-    for (int k = 0; k < 8; k++) s += lanes[k];
-    return (float)s;
-}
-
-void dode_softmax_rows_f32(float *s, long rows, long cols, long ld) {
-    const int fast = dode_kernels_avx2();
-    for (long i = 0; i < rows; i++) {
-        float *r = s + i * ld;
-        float m = r[0];
-        for (long j = 1; j < cols; j++) if (r[j] > m) m = r[j];
-        double sum;
-        if (fast) sum = exp_sub_avx2(r, cols, m);
-        else { sum = 0; for (long j = 0; j < cols; j++) { r[j] = expf(r[j] - m); sum += r[j]; } }
-        const float inv = (float)(1.0 / sum);
-        for (long j = 0; j < cols; j++) r[j] *= inv;
-    }
-}

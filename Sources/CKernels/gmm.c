@@ -276,18 +276,26 @@ static int block4_avx2(int K, int d, const double *y, const double *mu, const do
 }
 
 /* 1 when the CPU has AVX2 and FMA (and DODE_NO_AVX2 does not force the portable path). */
+static int detect_avx2(void) {
+    const char *off = getenv("DODE_NO_AVX2");
+    if (off && off[0] && off[0] != '0') return 0;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static int avx2_flag = -1;   /* -1: not yet detected; read and written atomically */
+
 static int use_avx2(void) {
     /* Computed once; threads that race to compute it store the same value (atomically). */
-    static atomic_int flag = -1;
-    int f = atomic_load_explicit(&flag, memory_order_relaxed);
-    if (f < 0) {
-        const char *off = getenv("DODE_NO_AVX2");
-        if (off && off[0] && off[0] != '0') f = 0;
-        else { __builtin_cpu_init(); f = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-        atomic_store_explicit(&flag, f, memory_order_relaxed);
+    int flag = __atomic_load_n(&avx2_flag, __ATOMIC_RELAXED);
+    if (flag < 0) {
+        flag = detect_avx2();
+        __atomic_store_n(&avx2_flag, flag, __ATOMIC_RELAXED);
     }
-    return f;
+    return flag;
 }
+
+void dode_kernels_set_avx2(int on) { __atomic_store_n(&avx2_flag, on ? detect_avx2() : 0, __ATOMIC_RELAXED); }
 
 int dode_kernels_avx2(void) { return use_avx2(); }
 

@@ -57,5 +57,18 @@ extension LuaVM {
             let w = try a.int(3, in: 1...65536, "a positive width")
             return a.push(den.network.convFlops(height: h, width: w))
         }
+        def("dode._bench.conv3x3", "dode._bench.conv3x3(cin, cout, size, batch, reps [, winograd=true])",
+            "Best of reps wall seconds of a 3×3 stride-1 convolution (padding 1) of batch images size×size, " +
+            "cin → cout channels, run as a unet pass runs it " +
+            "(Winograd F(4×4, 3×3) unless winograd=false).") { a in
+            let cin = try a.int(1, in: 1...4096, "channels in 1..4096"),
+                cout = try a.int(2, in: 1...4096, "channels in 1..4096")
+            let size = try a.int(3, in: 1...4096, "a size in 1..4096"),
+                batch = try a.int(4, in: 1...4096, "a batch in 1..4096")
+            let reps = try a.int(5, in: 1...1000, "repetitions in 1..1000")
+            let wino = a.isNil(6) ? true : try a.bool(6)
+            return a.push(try UNet2DModel.benchmarkConvolution(cin: cin, cout: cout, size: size, batch: batch,
+                                                               reps: reps, convolutions: wino ? .winograd : .direct))
+        }
     }
 }

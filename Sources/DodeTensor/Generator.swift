@@ -63,6 +63,8 @@ public final class Generator: @unchecked Sendable {
         let rowLen = shape.isEmpty ? 1 : shape.dropFirst().reduce(1, *)
         let draw = counter, seed = self.seed
         counter &+= 1
+        // Nothing to fill (e.g. 2^31 rows of zero width: the row loop alone took 10 s).
+        if out.count == 0 { return out }
         let fill: (Int, (Int, Double) -> Void) -> Void = { r, put in
             let row = UInt64(r + offset)
             var j = 0

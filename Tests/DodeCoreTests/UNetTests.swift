@@ -4,9 +4,9 @@ import XCTest
 /// The native UNet2DModel against diffusers on the committed fixtures (Tests/Fixtures/unet,
 /// written by Scripts/make_unet_fixtures.py) and the trained Fashion-MNIST model.
 ///
-/// Tolerance: 1e-4 relative (max|a − b| / max|b|, issue 8). Both sides run in Float32 with
-/// different summation orders (im2col + OpenBLAS against oneDNN), and the sinusoidal embedding
-/// of t ≈ 1000 is itself only good to ~3e-5 in Float32, so agreement is ~1e-6, not 1e-12.
+/// Tolerance: 1e-5 relative (max|a − b| / max|b|). Both sides run in Float32 with different
+/// summation orders (dode's Winograd F(4×4, 3×3) and direct kernels against oneDNN), so
+/// agreement is ~1e-6, not 1e-12 (the kernels themselves: UNetKernelTests).
 final class UNetTests: XCTestCase {
     static let fixtures = ["cifar_small", "heads_scale_shift", "resnet_sampling_classes", "timestep_class_nomid",
                            "identity_class", "legacy_attention", "odd_widths"]
@@ -32,7 +32,7 @@ final class UNetTests: XCTestCase {
             let (out, ref) = try run(name)
             XCTAssertEqual(out.shape, ref.shape, name)
             let err = Support.relError(out.to(.float64), ref.to(.float64))
-            XCTAssertLessThan(err, 1e-4, "\(name): relative error \(err)")
+            XCTAssertLessThan(err, 1e-5, "\(name): relative error \(err)")
             print("unet fixture \(name): relative error \(err)")
         }
     }
@@ -44,28 +44,8 @@ final class UNetTests: XCTestCase {
         let x = try XCTUnwrap(fx["x"]), t = try XCTUnwrap(fx["t"]), eps = try XCTUnwrap(fx["eps"])
         let out = try net.forward(x, timesteps: t.toArray())
         let err = Support.relError(out.to(.float64), eps.to(.float64))
-        XCTAssertLessThan(err, 1e-4, "relative error \(err)")
-    }
-
-    /// Same bits whatever the thread count (the chunking depends on the batch and image size
-    /// only). Across batch sizes a sample meets sgemms with other column counts, whose kernels
-    /// may order a sum differently (design.md "Tolerances": identical up to BLAS summation
-    /// order), so there the bound is 1e-5 relative: a few Float32 roundings through ~40 layers.
-    func testThreadAndBatchInvariance() throws {
-        let (a, _) = try run("cifar_small", threads: 1)
-        let (b, _) = try run("cifar_small", threads: 2)
-        XCTAssertTrue(a.toArray() == b.toArray(), "1 and 2 threads differ")
-        let dir = Support.path("Tests/Fixtures/unet/cifar_small")
-        let net = try UNet2DModel(folder: dir + "/unet")
-        let io = try Safetensors.read(path: dir + "/io.safetensors").tensors
-        let x = try XCTUnwrap(io["x"])
-        let big = try Tensor.cat([x, x, x, x, x, x], dim: 0)   // 18 images: several chunks and a ragged one
-        let all = try net.forward(big, timesteps: [421.5])
-        for i in 0..<3 {
-            let one = try net.forward(try x.narrow(0, i, 1).contiguous(), timesteps: [421.5])
-            let err = Support.relError(one.to(.float64), try all.narrow(0, i + 15, 1).to(.float64))
-            XCTAssertLessThan(err, 1e-5, "sample \(i)")
-        }
+        print("unet fashion_unet: relative error \(err)")
+        XCTAssertLessThan(err, 1e-5, "relative error \(err)")
     }
 
     /// One time label (and one class label) serves the whole batch, as diffusers broadcasts a
@@ -94,27 +74,34 @@ final class UNetTests: XCTestCase {
     func testDenoiserFolderAndPrediction() throws {
         let vp = try Schedule.vp()
         // heads_scale_shift ships a scheduler config with v_prediction.
-        let den = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"), schedule: vp, predicts: nil)
+        let den = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"), schedule: vp,
+                                        predicts: nil)
         XCTAssertEqual(den.prediction, .v)
-        XCTAssertThrowsError(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"), schedule: vp, predicts: .eps)) {
+        XCTAssertThrowsError(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift"),
+                                                   schedule: vp, predicts: .eps)) {
             XCTAssertTrue("\($0)".contains("prediction_type"), "\($0)")
         }
         // The unet folder itself finds ../scheduler too.
-        let den2 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift/unet"), schedule: vp, predicts: nil)
+        let den2 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/heads_scale_shift/unet"),
+                                         schedule: vp, predicts: nil)
         XCTAssertEqual(den2.prediction, .v)
         // A single-model folder with scheduler_config.json beside config.json (google/ddpm-cifar10-32's layout).
-        let single = FileManager.default.temporaryDirectory.appendingPathComponent("dode-unet-flat-\(UInt32.random(in: 0...UInt32.max))").path
+        let single = FileManager.default.temporaryDirectory
+            .appendingPathComponent("dode-unet-flat-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: single, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: single) }
         let src = Support.path("Tests/Fixtures/unet/heads_scale_shift")
         for f in ["unet/config.json", "unet/diffusion_pytorch_model.safetensors", "scheduler/scheduler_config.json"] {
-            try FileManager.default.copyItem(atPath: src + "/" + f, toPath: single + "/" + (f as NSString).lastPathComponent)
+            try FileManager.default.copyItem(atPath: src + "/" + f,
+                                             toPath: single + "/" + (f as NSString).lastPathComponent)
         }
         XCTAssertEqual(try UNetDenoiser.load(path: single, schedule: vp, predicts: nil).prediction, .v)
         // prediction_type "sample" is x0.
-        XCTAssertEqual(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/odd_widths"), schedule: vp, predicts: nil).prediction, .x0)
+        XCTAssertEqual(try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/odd_widths"), schedule: vp,
+                                             predicts: nil).prediction, .x0)
         // No scheduler: the option, default eps.
-        let den3 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/legacy_attention"), schedule: vp, predicts: nil)
+        let den3 = try UNetDenoiser.load(path: Support.path("Tests/Fixtures/unet/legacy_attention"), schedule: vp,
+                                         predicts: nil)
         XCTAssertEqual(den3.prediction, .eps)
         // D = (x − σ·ε)/α on a flat or NCHW state, Float64 in and out.
         let io = try Safetensors.read(path: Support.path("Tests/Fixtures/unet/legacy_attention/io.safetensors")).tensors
@@ -138,16 +125,19 @@ final class UNetTests: XCTestCase {
 
     func testBadCheckpoints() throws {
         let src = Support.path("Tests/Fixtures/unet/legacy_attention/unet")
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dode-unet-\(UInt32.random(in: 0...UInt32.max))").path
+        let tmp = FileManager.default.temporaryDirectory
+            .appendingPathComponent("dode-unet-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let cfgData = try Data(contentsOf: URL(fileURLWithPath: src + "/config.json"))
         let cfg = try JSONSerialization.jsonObject(with: cfgData) as! [String: Any]
         var w = try Safetensors.read(path: src + "/diffusion_pytorch_model.safetensors").tensors
 
-        func expectError(_ config: [String: Any], _ weights: [String: Tensor], _ needles: [String], line: UInt = #line) throws {
+        func expectError(_ config: [String: Any], _ weights: [String: Tensor], _ needles: [String],
+                         line: UInt = #line) throws {
             let c = try UNetConfig(json: config, source: "config.json")
-            XCTAssertThrowsError(try UNet2DModel(config: c, weights: weights, source: "model.safetensors"), line: line) { e in
+            XCTAssertThrowsError(try UNet2DModel(config: c, weights: weights, source: "model.safetensors"),
+                                 line: line) { e in
                 for n in needles { XCTAssertTrue("\(e)".contains(n), "'\(n)' not in: \(e)", line: line) }
             }
         }
@@ -195,16 +185,21 @@ final class UNetTests: XCTestCase {
         try Data("{ not json".utf8).write(to: URL(fileURLWithPath: tmp + "/config.json"))
         XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("config.json"), "\($0)") }
         try cfgData.write(to: URL(fileURLWithPath: tmp + "/config.json"))
-        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)") }
+        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) {
+            XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)")
+        }
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: tmp + "/diffusion_pytorch_model.safetensors"))
-        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) { XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)") }
+        XCTAssertThrowsError(try UNet2DModel(folder: tmp)) {
+            XCTAssertTrue("\($0)".contains("diffusion_pytorch_model.safetensors"), "\($0)")
+        }
         // Inputs the architecture cannot take.
         let net = try UNet2DModel(folder: src)
         XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 10, 16], dtype: .float32), timesteps: [1])) {
             XCTAssertTrue("\($0)".contains("multiples of 4"), "\($0)")
         }
         XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 2, 16, 16], dtype: .float32), timesteps: [1]))
-        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 16, 16], dtype: .float32), timesteps: [1], classLabels: [1])) {
+        XCTAssertThrowsError(try net.forward(try Tensor(zeros: [1, 3, 16, 16], dtype: .float32), timesteps: [1],
+                                             classLabels: [1])) {
             XCTAssertTrue("\($0)".contains("no class embedding"), "\($0)")
         }
         // Workspace above the size cap: an error before anything is allocated.

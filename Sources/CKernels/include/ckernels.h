@@ -30,34 +30,85 @@ enum { DODE_ACT_NONE = 0, DODE_ACT_SILU = 1, DODE_ACT_MISH = 2, DODE_ACT_GELU = 
 /// (softplus = x above 20, as PyTorch), GELU 0.5·x·(1 + erf(x/√2)) (exact form), ReLU.
 void dode_act_f32(const float *x, float *y, long n, int act);
 
-/// Row-wise softmax of a rows×cols Float32 matrix with row stride ld, in place (max subtracted,
-/// sums in Float64).
-void dode_softmax_rows_f32(float *s, long rows, long cols, long ld);
+// U-Net kernels (conv.c). Activations of n images are image-major and channels-last:
+// [n][H][W][C] (a pixel's channels are contiguous; `ld` is the distance between pixels).
 
-// U-Net kernels (conv.c). Activations of n images are channel-major: [C][n][H][W].
+/// Convolution algorithms: im2col-free direct convolution (output channels in vectors of 16),
+/// the same with few output channels (a dot product per output, cout ≤ 8), and Winograd
+/// F(4×4, 3×3) for 3×3 stride-1 convolutions with padding 1.
+enum { DODE_CONV_DIRECT = 0, DODE_CONV_DOT = 1, DODE_CONV_WINO = 2 };
 
-/// im2col of a k×k convolution with stride and top/left padding (bottom/right padding is
-/// implied by Ho, Wo):
-/// col[(c·k + ky)·k + kx][b·Ho·Wo + oy·Wo + ox] = x[c][b][oy·s + ky − pt][ox·s + kx − pl]
-/// or 0 outside the image. The row index matches PyTorch's weight layout [Cout][Cin][k][k].
-void dode_im2col_f32(const float *x, long C, long n, long H, long W, long k, long stride, long pt, long pl,
-                     long Ho, long Wo, float *col);
+/// One convolution y = conv(x, w) + bias (+ tb per image) [then y = (res + y) / oscale].
+typedef struct {
+    const float *x;          ///< input [n][H][W][ldx], channels 0..cin−1 used
+    long n, H, W, cin, ldx;
+    const float *w;          ///< weights packed by dode_conv_pack for the algorithm
+    long cout, k, stride, pt, pl, Ho, Wo;   ///< pt, pl: top and left padding (bottom/right implied by Ho, Wo)
+    const float *bias;       ///< [cout] or NULL
+    const float *tb;         ///< per-image additive [n][ldt] (the time embedding's projection) or NULL
+    long ldt;
+    const float *res;        ///< residual [n·Ho·Wo][ldr] or NULL
+    long ldr;
+    float oscale;            ///< with a residual: y = (res + conv) / oscale
+    float *y;                ///< output [n][Ho][Wo][ldy]
+    long ldy;
+    float *scratch;          ///< dode_conv_scratch(cin, algo) floats, private to the calling thread
+    int up;                  ///< 1: x holds (H/2)×(W/2) images, read as their nearest 2× upsampling (H, W even)
+    const float *x2;         ///< 1×1 direct convolutions only: input channels cin1..cin−1 come from x2
+    long ldx2, cin1;         ///< (pixel stride ldx2), channels 0..cin1−1 from x (a concatenation, unmaterialised)
+    long parts;              ///< Winograd: work items split each tile block's output channels into this many
+                             ///< parts (≥ 1; more parallelism for a single small image, same bits)
+} dode_conv_t;
 
-/// y[c][b][·] = bias[c] + tb[b·ldt + c] (either may be NULL): the initial value of an sgemm with β = 1.
-void dode_fill_bias_f32(float *y, long C, long n, long HW, const float *bias, const float *tb, long ldt);
+/// Floats of the packed weights of a [cout][cin][k][k] convolution for `algo`.
+long dode_conv_packed_size(long cout, long cin, long k, int algo);
+/// Packs PyTorch-layout weights [cout][cin][k][k] for `algo` (Winograd: the filter transform,
+/// computed in Float64).
+void dode_conv_pack(const float *w, long cout, long cin, long k, int algo, float *out);
+/// Number of work items of a convolution (position blocks, positions or tile blocks); any split
+/// of 0..<work into ranges gives the same bits.
+long dode_conv_work(const dode_conv_t *c, int algo);
+/// Scratch floats one thread needs for a k×k convolution with `cin` input channels.
+long dode_conv_scratch(long cin, long k, int algo);
+/// Runs work items [w0, w1). Returns 0 (and does nothing) when `algo` does not apply to the shape.
+int dode_conv(const dode_conv_t *c, int algo, long w0, long w1);
 
-/// GroupNorm over [C][n][HW] with G groups (PyTorch's: biased variance, statistics per image and
-/// group, here accumulated in Float64), affine gamma/beta (NULL = 1/0), then optionally
-/// ·(1 + scale[b·ldss + c]) + shift[b·ldss + c] (diffusers' scale-shift time conditioning), then act.
-void dode_group_norm_f32(const float *x, float *y, long C, long n, long HW, long G, float eps,
-                         const float *gamma, const float *beta, const float *scale, const float *shift, long ldss,
-                         int act);
+/// GroupNorm of n images [HW][C] (pixel stride ldx → ldy, in place allowed) with G groups
+/// (PyTorch's: biased variance per image and group, here accumulated in Float64), affine
+/// gamma/beta (NULL = 1/0), then optionally ·(1 + scale[b·ldss + c]) + shift[b·ldss + c]
+/// (diffusers' scale-shift time conditioning), then the activation. With x2, channels c1..C−1
+/// come from x2 (pixel stride ldx2): the GroupNorm of a concatenation, without building it.
+/// `work`: dode_group_norm_work(C) doubles.
+void dode_group_norm_nhwc(const float *x, long ldx, long c1, const float *x2, long ldx2, float *y, long ldy, long n,
+                          long HW, long C, long G, float eps, const float *gamma, const float *beta, const float *scale,
+                          const float *shift, long ldss, int act, double *work);
+long dode_group_norm_work(long C);
 
-/// Nearest-neighbour 2× upsampling of `planes` H×W planes into 2H×2W planes.
-void dode_upsample2_f32(const float *x, long planes, long H, long W, float *y);
+/// Scratch floats of dode_attention for L positions and head size dh.
+long dode_attention_scratch(long L, long dh);
+/// One image and head of softmax(scale·q·kᵀ)·v for query rows [r0, r1): q, k, v are L rows with
+/// stride ld (dh values each), o rows with stride ldo. Softmax sums: Float32 over runs of 64, Float64 across.
+void dode_attention(const float *q, const float *k, const float *v, long ld, long L, long dh, float scale,
+                    float *o, long ldo, long r0, long r1, float *scratch);
 
-/// 2×2 average pooling with stride 2 (floor of odd sizes) of `planes` H×W planes.
-void dode_avgpool2_f32(const float *x, long planes, long H, long W, float *y);
+/// Packs a linear layer's weight [fout][fin] as Wᵀ [fin][⌈fout/8⌉·8] for dode_linear_rows.
+void dode_linear_pack(const float *w, long fout, long fin, float *wt);
+/// y[r][o] = bias[o] + Σ_i x[r][i]·W[o][i] for `rows` rows, each row computed on its own.
+void dode_linear_rows(const float *x, long rows, long fin, const float *wt, const float *bias, long fout, float *y);
+
+/// NCHW → [n][HW][C] (optionally 2x − 1) and back.
+void dode_nchw_to_nhwc(const float *x, long n, long C, long HW, int centre, float *y);
+void dode_nhwc_to_nchw(const float *x, long n, long C, long HW, float *y);
+/// y[p] = (a[p][0..ca), b[p][0..cb)) for `pixels` pixels.
+void dode_concat_nhwc(const float *a, long ca, const float *b, long cb, long pixels, float *y);
+/// Nearest-neighbour 2× upsampling of n images H×W×C.
+void dode_upsample2_nhwc(const float *x, long n, long H, long W, long C, float *y);
+/// 2×2 average pooling with stride 2 (floor of odd sizes) of n images H×W×C.
+void dode_avgpool2_nhwc(const float *x, long n, long H, long W, long C, float *y);
+
+/// Forces the portable kernels (on = 0) or restores run-time detection (on = 1); for tests that
+/// compare both paths in one process. DODE_NO_AVX2=1 in the environment forces the portable path.
+void dode_kernels_set_avx2(int on);
 
 /// Exact sums of doubles (exact_sum.c): an accumulator is DODE_EXACT_WORDS int64 words,
 /// zero-initialised. Limb words are plain integers, so accumulators of different processes

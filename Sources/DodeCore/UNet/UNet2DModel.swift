@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 import DodeTensor
 import Foundation
@@ -14,9 +13,12 @@ import Synchronization
 /// conditioning adds an embedding table row (`num_class_embeds`), the `TimestepEmbedding` of the
 /// label's sinusoid (`class_embed_type = "timestep"`) or a given vector (`"identity"`).
 ///
-/// Batches are split into chunks of a few images that depend only on the batch and image size,
-/// evaluated on all worker threads (`Parallel.threads`) with single-threaded BLAS, each worker
-/// reusing its own buffers across calls: a sampling loop allocates nothing after its first step.
+/// Activations are channels-last ([n][H][W][C], see conv.c) and every kernel computes an image
+/// with the same operations whatever the batch, its chunking or the thread count, so an image's
+/// output is bit-identical in any batch. Batches are split into chunks of a few images, evaluated
+/// on all worker threads (`Parallel.threads`), each worker reusing its own buffers across calls:
+/// a sampling loop allocates nothing after its first step. A batch with fewer chunks than threads
+/// (a single image) splits each layer's work over the threads instead.
 public final class UNet2DModel {
     public let config: UNetConfig
     let convIn: Conv2d
@@ -40,12 +42,17 @@ public final class UNet2DModel {
     private let forwardLock = Mutex<Void>(())
     nonisolated(unsafe) private var lastSignature: [Int] = []
 
+    /// How the 3×3 stride-1 convolutions are computed.
+    public let convolutions: UNetConvolutions
+
     /// Builds the network of `config` from `weights` (named as in diffusers' state dict; F16 and
     /// BF16 are widened to Float32). Missing tensors, wrong shapes and tensors the architecture
     /// does not use are errors naming the tensor; `source` names the file.
-    public init(config cfg: UNetConfig, weights: [String: Tensor], source: String) throws {
-        let s = WeightStore(weights, source: source)
+    public init(config cfg: UNetConfig, weights: [String: Tensor], source: String,
+                convolutions: UNetConvolutions = .winograd) throws {
+        let s = WeightStore(weights, source: source, convolutions: convolutions)
         config = cfg
+        self.convolutions = convolutions
         let c0 = cfg.blockOutChannels[0], temb = cfg.timeEmbedDim
         convIn = try Conv2d(s, "conv_in", cin: cfg.inChannels, cout: c0, k: 3)
         if cfg.timeEmbeddingType == .learned {
@@ -88,30 +95,35 @@ public final class UNet2DModel {
         let extra = s.unused()
         if !extra.isEmpty {
             let shown = extra.prefix(4).map { "'\($0)'" }.joined(separator: ", ")
-            throw CoreError("\(source) has \(extra.count) tensor\(extra.count == 1 ? "" : "s") the config's architecture does not use (\(shown)\(extra.count > 4 ? ", …" : "")); the config does not describe this checkpoint")
+            throw CoreError("\(source) has \(extra.count) tensor\(extra.count == 1 ? "" : "s") " +
+                            "the config's architecture does not use (\(shown)\(extra.count > 4 ? ", …" : "")); " +
+                            "the config does not describe this checkpoint")
         }
         parameterCount = s.used.reduce(0) { $0 + (weights[$1]?.count ?? 0) }
     }
 
     /// Reads a UNet folder: `config.json` and `diffusion_pytorch_model.safetensors`.
-    public convenience init(folder: String) throws {
+    public convenience init(folder: String, convolutions: UNetConvolutions = .winograd) throws {
         let cfgPath = (folder as NSString).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: cfgPath) else {
             throw CoreError("'\(folder)' has no config.json (expected a diffusers UNet2DModel folder)")
         }
         let cfg = try UNetFiles.config(try AtomicFile.read(cfgPath), source: cfgPath)
         if !cfg.ignoredKeys.isEmpty {
-            let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: \(cfg.ignoredKeys.joined(separator: ", "))\n"
+            let msg = "dode: warning: \(cfgPath): ignoring keys UNet2DModel does not take: " +
+                      "\(cfg.ignoredKeys.joined(separator: ", "))\n"
             FileHandle.standardError.write(Data(msg.utf8))
         }
         let wPath = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.safetensors")
         guard FileManager.default.fileExists(atPath: wPath) else {
             let bin = (folder as NSString).appendingPathComponent("diffusion_pytorch_model.bin")
             let hint = FileManager.default.fileExists(atPath: bin)
-                ? " (it has diffusion_pytorch_model.bin, a pickle dode does not read: convert it with diffusers' save_pretrained(..., safe_serialization=True))" : ""
+                ? " (it has diffusion_pytorch_model.bin, a pickle dode does not read: " +
+                  "convert it with diffusers' save_pretrained(..., safe_serialization=True))" : ""
             throw CoreError("'\(folder)' has no diffusion_pytorch_model.safetensors\(hint)")
         }
-        try self.init(config: cfg, weights: try Safetensors.read(path: wPath).tensors, source: wPath)
+        try self.init(config: cfg, weights: try Safetensors.read(path: wPath).tensors, source: wPath,
+                      convolutions: convolutions)
     }
 
     /// Multiply-add FLOPs (×2) of the convolutions for one image of h×w.
@@ -144,9 +156,10 @@ public final class UNet2DModel {
         return total + convOut.flops(h, w)
     }
 
-    /// Images per chunk: about 8192 positions at the input resolution, and at most half the
-    /// batch so that two workers share even a small batch. Depends on the batch and image size
-    /// only, never on the thread count.
+    /// Images per chunk: about 8192 positions at the input resolution (measured best among
+    /// 1024–32768: large enough that Winograd's blocks of 6 tiles are full at the coarse levels),
+    /// and at most half the batch so that two workers share even a small batch. Results do not
+    /// depend on it (every image is computed alone).
     func chunkSize(batch: Int, height: Int, width: Int) -> Int {
         max(1, min(8192 / max(1, height * width), (batch + 1) / 2))
     }
@@ -154,7 +167,8 @@ public final class UNet2DModel {
     /// F(x, t): x is B×C×H×W Float32 (contiguous), `timesteps` one label or one per sample,
     /// `classLabels` one per sample (or one) for `num_class_embeds` / "timestep" models,
     /// `classVectors` a B×temb (or 1×temb) tensor for "identity". Returns B×out_channels×H×W.
-    public func forward(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil, classVectors: Tensor? = nil) throws -> Tensor {
+    public func forward(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil,
+                        classVectors: Tensor? = nil) throws -> Tensor {
         let cfg = config
         guard x.rank == 4, x.shape[1] == cfg.inChannels else {
             throw CoreError("the U-Net takes B×\(cfg.inChannels)×H×W inputs (got \(formatShape(x.shape)))")
@@ -162,7 +176,8 @@ public final class UNet2DModel {
         let B = x.shape[0], H = x.shape[2], W = x.shape[3]
         let m = 1 << cfg.downsamplings
         guard H >= m, W >= m, H % m == 0, W % m == 0 else {
-            throw CoreError("the U-Net's input height and width must be multiples of \(m) (2^\(cfg.downsamplings) downsamplings); got \(H)×\(W)")
+            throw CoreError("the U-Net's input height and width must be multiples of \(m) " +
+                            "(2^\(cfg.downsamplings) downsamplings); got \(H)×\(W)")
         }
         guard timesteps.count == 1 || timesteps.count == B else {
             throw CoreError("timesteps: one label or one per sample (\(B)) expected, got \(timesteps.count)")
@@ -178,41 +193,44 @@ public final class UNet2DModel {
 
         let chunk = chunkSize(batch: B, height: H, width: W)
         let chunks = (B + chunk - 1) / chunk
-        let workers = min(Parallel.threads, chunks)
+        let threads = Parallel.threads
+        let workers = min(threads, chunks)
+        // Fewer chunks than threads: one chunk at a time, each layer split over the threads.
+        let splitLayers = chunks < threads
+        let pooled = splitLayers ? threads : workers
         let bound = workspaceBound(chunk: chunk, height: H, width: W)
-        let need = bound > TensorLimits.maxBytes / max(workers, 1) ? Int.max : bound * workers
-        let widest = 2 * 9 * (cfg.blockOutChannels.max() ?? 1)
-        guard Double(chunk) * Double(H * W) * Double(widest) < Double(Int32.max) else {
-            throw CoreError("a U-Net pass on \(H)×\(W) images exceeds the 32-bit sizes of BLAS; use smaller images")
-        }
+        let need = bound > TensorLimits.maxBytes / max(pooled, 1) ? Int.max : bound * pooled
         guard need <= TensorLimits.maxBytes else {
-            throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
+            throw CoreError("a U-Net pass on \(H)×\(W) images needs up to \(need) bytes of workspace, " +
+                            "above the size cap of \(TensorLimits.maxBytes) bytes (dode.limits{max_bytes =} raises it)")
         }
         try forwardLock.withLock { _ in
-            let signature = [chunk, H, W, B % chunk]
+            let signature = [chunk, H, W, B % chunk, splitLayers ? threads : 0]
             let pools = self.pools.withLock { p -> [BufferPool] in
                 // Buffers are kept per shape: a new batch or image size starts from empty pools
                 // instead of adding to the old ones.
                 if signature != lastSignature { p.removeAll(); lastSignature = signature }
-                while p.count < workers { p.append(BufferPool()) }
-                return Array(p.prefix(workers))
+                while p.count < pooled { p.append(BufferPool()) }
+                return Array(p.prefix(pooled))
             }
-            // Parallelism is over chunks; OpenBLAS's own threads would only add hand-off cost on
-            // these layer sizes (and spin against the workers).
-            let blasThreads = openblas_get_num_threads()
-            openblas_set_num_threads(1)
-            defer { openblas_set_num_threads(blasThreads) }
             let errors = Mutex<[Int: Error]>([:])
             let xp = UnsafeSendable(xin.pointer(Float.self)), op = UnsafeSendable(out.pointer(Float.self))
             let tp = UnsafeSendable(actTemb.pointer(Float.self))
-            Parallel.forEachWorker(chunks: chunks, workers: workers) { w, c in
+            let body = { (w: Int, c: Int) in
                 let b0 = c * chunk, n = min(chunk, B - b0)
-                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T)
+                let ctx = ChunkContext(n: n, pool: pools[w], actTemb: tp.value + b0 * T,
+                                       splitPools: splitLayers ? pools : [])
                 do {
-                    try self.run(ctx, input: xp.value + b0 * cfg.inChannels * H * W, output: op.value + b0 * cfg.outChannels * H * W, H, W)
+                    try self.run(ctx, input: xp.value + b0 * cfg.inChannels * H * W,
+                                 output: op.value + b0 * cfg.outChannels * H * W, H, W)
                 } catch {
                     errors.withLock { $0[c] = error }
                 }
+            }
+            if splitLayers {
+                for c in 0..<chunks { body(0, c) }
+            } else {
+                Parallel.forEachWorker(chunks: chunks, workers: workers, body)
             }
             if let e = errors.withLock({ $0.sorted { $0.key < $1.key }.first?.value }) { throw e }
         }
@@ -220,21 +238,16 @@ public final class UNet2DModel {
     }
 
     /// An upper bound on one worker's buffers for a chunk of `n` images: the skip connections and
-    /// a few live activations at the widest channel count, the im2col matrix of a 3×3 conv over
-    /// concatenated inputs, and one attention score matrix at the finest attention level.
+    /// a few live activations at the widest channel count (a concatenation is two widths, the
+    /// attention's q, k, v and output four), and the scratch of a convolution (Winograd's
+    /// transformed tiles) and of attention (packed keys and values, six rows of scores).
     func workspaceBound(chunk n: Int, height: Int, width: Int) -> Int {
-        let cmax = config.blockOutChannels.max() ?? 1, hw = Double(height * width)
+        let cmax = Double(config.blockOutChannels.max() ?? 1), hw = Double(height * width)
         let layers = Double(config.layersPerBlock + 2)
-        let perImage = hw * Double(cmax) * (layers * 4 / 3 + 8 + 18)
-        var attention = 0.0
-        for (i, t) in config.downBlockTypes.enumerated() where t == .attnDown {
-            attention = max(attention, pow(hw / pow(4, Double(i)), 2))
-        }
-        for (i, t) in config.upBlockTypes.enumerated() where t == .attnUp {
-            attention = max(attention, pow(hw / pow(4, Double(config.blockOutChannels.count - 1 - i)), 2))
-        }
-        if config.hasMidBlock && config.addAttention { attention = max(attention, pow(hw / pow(4, Double(config.downsamplings)), 2)) }
-        let bytes = 4 * (Double(n) * perImage + attention)
+        let perImage = hw * cmax * (layers * 4 / 3 + 12)
+        let conv = (2 * cmax + 8) * (1 + 36 * 6) + 36 * 6 * 16
+        let attention = 2 * hw * cmax + 16 * (hw + cmax) + 6 * (hw + 16)
+        let bytes = 4 * (Double(n) * perImage + conv + attention) + 8 * 4 * (2 * cmax + 32)
         return bytes >= Double(Int.max / 4) ? Int.max / 4 : Int(bytes)
     }
 
@@ -242,20 +255,11 @@ public final class UNet2DModel {
     public var workspaceBytes: Int { forwardLock.withLock { _ in pools.withLock { $0.reduce(0) { $0 + $1.bytes } } } }
 
     /// The forward pass on one chunk: NCHW input rows → channel-major → network → NCHW output rows.
-    private func run(_ ctx: ChunkContext, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, _ H: Int, _ W: Int) throws {
+    private func run(_ ctx: ChunkContext, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+                     _ H: Int, _ W: Int) throws {
         let n = ctx.n, cin = config.inChannels, HW = H * W
         let x = ctx.alloc(cin, H, W)
-        let centre = config.centerInputSample
-        for b in 0..<n {
-            for c in 0..<cin {
-                let src = input + (b * cin + c) * HW, dst = x.p + (c * n + b) * HW
-                if centre {
-                    for j in 0..<HW { dst[j] = 2 * src[j] - 1 }
-                } else {
-                    dst.update(from: src, count: HW)
-                }
-            }
-        }
+        dode_nchw_to_nhwc(input, n, cin, HW, config.centerInputSample ? 1 : 0, x.p)
         var h = convIn(x, ctx)
         ctx.release(x)
         var skips = [h]
@@ -272,12 +276,7 @@ public final class UNet2DModel {
         let hn = normOut(h, ctx, act: .silu, into: h)
         let y = convOut(hn, ctx)
         ctx.release(h)
-        let cout = config.outChannels
-        for b in 0..<n {
-            for c in 0..<cout {
-                (output + (b * cout + c) * HW).update(from: y.p + (c * n + b) * HW, count: HW)
-            }
-        }
+        dode_nhwc_to_nchw(y.p, n, config.outChannels, HW, output)
         ctx.release(y)
     }
 
@@ -294,29 +293,40 @@ public final class UNet2DModel {
         switch classEmbedder {
         case nil:
             if classLabels != nil || classVectors != nil {
-                throw CoreError("this U-Net has no class embedding (its config sets neither num_class_embeds nor class_embed_type); call it without cond")
+                throw CoreError("this U-Net has no class embedding (its config sets neither num_class_embeds " +
+                                "nor class_embed_type); call it without cond")
             }
         case .table(let table)?:
-            guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (num_class_embeds = \(cfg.numClassEmbeds ?? 0)): pass class labels as cond") }
+            guard let labels = classLabels else {
+                throw CoreError("this U-Net is class-conditional (num_class_embeds = \(cfg.numClassEmbeds ?? 0)): " +
+                                "pass class labels as cond")
+            }
             let K = table.shape[0], e = emb.pointer(Float.self), tab = table.pointer(Float.self)
             for b in 0..<B {
                 let l = labels.count == 1 ? labels[0] : labels[b]
-                guard l >= 0, l < K else { throw CoreError("class label \(l) is outside this U-Net's labels 0..\(K - 1)") }
+                guard l >= 0, l < K else {
+                    throw CoreError("class label \(l) is outside this U-Net's labels 0..\(K - 1)")
+                }
                 for j in 0..<T { e[b * T + j] += tab[l * T + j] }
             }
         case .timestep(let l1, let l2)?:
-            guard let labels = classLabels else { throw CoreError("this U-Net is class-conditional (class_embed_type = \"timestep\"): pass class labels as cond") }
+            guard let labels = classLabels else {
+                throw CoreError("this U-Net is class-conditional (class_embed_type = \"timestep\"): " +
+                                "pass class labels as cond")
+            }
             let p = try Tensor.empty([labels.count, c0], dtype: .float32)
             try timeProjection(labels.map(Double.init), into: p.pointer(Float.self))
             let ce = try mlp(p, rows: labels.count, l1, l2, broadcastTo: B)
             try emb.add(ce)
         case .identity?:
             guard let v = classVectors else {
-                throw CoreError("this U-Net takes its class embedding directly (class_embed_type = \"identity\"): pass a B×\(T) tensor as cond")
+                throw CoreError("this U-Net takes its class embedding directly (class_embed_type = \"identity\"): " +
+                                "pass a B×\(T) tensor as cond")
             }
             let vf = v.to(.float32).contiguous()
             guard vf.count == T || vf.count == B * T else {
-                throw CoreError("cond must be a B×\(T) tensor of class embeddings for this U-Net (got \(formatShape(v.shape)))")
+                throw CoreError("cond must be a B×\(T) tensor of class embeddings for this U-Net " +
+                                "(got \(formatShape(v.shape)))")
             }
             let e = emb.pointer(Float.self), src = vf.pointer(Float.self)
             for b in 0..<B { for j in 0..<T { e[b * T + j] += src[(vf.count == T ? 0 : b * T) + j] } }
@@ -352,7 +362,9 @@ public final class UNet2DModel {
                 let tc = max(tt, 0)
                 let i0 = min(Int(tc), rows - 1), i1 = min(i0 + 1, rows - 1)
                 let f = Float(tc - Double(i0))
-                for j in 0..<c0 { e[b * c0 + j] = f == 0 ? tab[i0 * c0 + j] : (1 - f) * tab[i0 * c0 + j] + f * tab[i1 * c0 + j] }
+                for j in 0..<c0 {
+                    e[b * c0 + j] = f == 0 ? tab[i0 * c0 + j] : (1 - f) * tab[i0 * c0 + j] + f * tab[i1 * c0 + j]
+                }
             }
             return
         }

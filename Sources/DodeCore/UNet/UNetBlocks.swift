@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 import DodeTensor
 import Foundation
@@ -19,7 +18,8 @@ struct ResnetBlock {
          resample: Resample = .none) throws {
         norm1 = try GroupNorm(s, "\(prefix).norm1", groups: cfg.normNumGroups, channels: cin, eps: cfg.normEps)
         conv1 = try Conv2d(s, "\(prefix).conv1", cin: cin, cout: cout, k: 3)
-        timeProj = try Linear(s, "\(prefix).time_emb_proj", fin: cfg.timeEmbedDim, fout: cfg.scaleShift ? 2 * cout : cout)
+        timeProj = try Linear(s, "\(prefix).time_emb_proj", fin: cfg.timeEmbedDim,
+                              fout: cfg.scaleShift ? 2 * cout : cout)
         norm2 = try GroupNorm(s, "\(prefix).norm2", groups: cfg.normNumGroups, channels: cout, eps: cfg.normEps)
         conv2 = try Conv2d(s, "\(prefix).conv2", cin: cout, cout: cout, k: 3)
         shortcut = cin != cout ? try Conv2d(s, "\(prefix).conv_shortcut", cin: cin, cout: cout, k: 1, pad: 0) : nil
@@ -29,20 +29,25 @@ struct ResnetBlock {
         self.resample = resample
     }
 
-    /// A new activation; `x` is not consumed.
-    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
+    /// Whether the block can take its input as two parts of a channel concatenation.
+    var takesConcatenation: Bool { shortcut != nil && resample == .none }
+
+    /// A new activation; `x` is not consumed. With `second` (when `takesConcatenation`), the
+    /// input is the channel concatenation (x, second), which is never built: norm1 and the 1×1
+    /// shortcut read both parts.
+    func callAsFunction(_ x: Activation4, _ ctx: ChunkContext, second: Activation4? = nil) -> Activation4 {
         let n = ctx.n
-        var h = norm1(x, ctx, act: act)
+        var h = norm1(x, ctx, act: act, second: second)
         var skip = x, ownsSkip = false
         if resample != .none {
             let (ho, wo) = resample == .up ? (2 * x.h, 2 * x.w) : (x.h / 2, x.w / 2)
             let xs = ctx.alloc(x.c, ho, wo), hs = ctx.alloc(x.c, ho, wo)
             if resample == .up {
-                dode_upsample2_f32(x.p, x.c * n, x.h, x.w, xs.p)
-                dode_upsample2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+                dode_upsample2_nhwc(x.p, n, x.h, x.w, x.c, xs.p)
+                dode_upsample2_nhwc(h.p, n, x.h, x.w, x.c, hs.p)
             } else {
-                dode_avgpool2_f32(x.p, x.c * n, x.h, x.w, xs.p)
-                dode_avgpool2_f32(h.p, x.c * n, x.h, x.w, hs.p)
+                dode_avgpool2_nhwc(x.p, n, x.h, x.w, x.c, xs.p)
+                dode_avgpool2_nhwc(h.p, n, x.h, x.w, x.c, hs.p)
             }
             ctx.release(h)
             h = hs
@@ -54,24 +59,18 @@ struct ResnetBlock {
         timeProj.rows(ctx.actTemb, n, into: tp)
         let h1 = scaleShift ? conv1(h, ctx) : conv1(h, ctx, timeBias: tp, ld: tw)
         ctx.release(h)
-        _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil, into: h1)
+        _ = norm2(h1, ctx, act: act, scaleShift: scaleShift ? (UnsafePointer(tp), UnsafePointer(tp + cout), tw) : nil,
+                  into: h1)
         ctx.pool.give(tp, n * tw)
-        let out = conv2(h1, ctx)
-        ctx.release(h1)
         if let shortcut {
-            let sc = shortcut(skip, ctx)
+            let sc = second.map { shortcut.concatenated(skip, $0, ctx) } ?? shortcut(skip, ctx)
             if ownsSkip { ctx.release(skip) }
             skip = sc
             ownsSkip = true
         }
-        let count = out.c * n * out.plane
-        let o = out.p, sk = skip.p
-        if outputScale == 1 {
-            for i in 0..<count { o[i] = sk[i] + o[i] }
-        } else {
-            let f = outputScale
-            for i in 0..<count { o[i] = (sk[i] + o[i]) / f }
-        }
+        // out = (shortcut + conv2(h)) / output_scale_factor, in conv2's epilogue.
+        let out = conv2(h1, ctx, residual: skip, outputScale: outputScale)
+        ctx.release(h1)
         if ownsSkip { ctx.release(skip) }
         return out
     }
@@ -83,53 +82,56 @@ struct ResnetBlock {
 /// residual, and division by `rescale_output_factor`.
 struct AttentionBlock {
     let norm: GroupNorm?
-    let q: Linear, k: Linear, v: Linear, o: Linear
+    /// q, k and v projections as one 1×1 convolution to 3·inner channels, and the output projection.
+    let qkv: Conv2d, o: Conv2d
     let heads: Int, dimHead: Int, rescale: Float
 
-    init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double, rescale: Double) throws {
+    init(_ s: WeightStore, _ prefix: String, channels: Int, headDim: Int, groups: Int?, eps: Double,
+         rescale: Double) throws {
         norm = try groups.map { try GroupNorm(s, "\(prefix).group_norm", groups: $0, channels: channels, eps: eps) }
         heads = channels / headDim
         dimHead = headDim
         let inner = heads * headDim
-        q = try Linear(s, "\(prefix).to_q", fin: channels, fout: inner)
-        k = try Linear(s, "\(prefix).to_k", fin: channels, fout: inner)
-        v = try Linear(s, "\(prefix).to_v", fin: channels, fout: inner)
-        o = try Linear(s, "\(prefix).to_out.0", fin: inner, fout: channels)
+        let w = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).weight", [inner, channels]) }
+        let b = try ["to_q", "to_k", "to_v"].map { try s.get("\(prefix).\($0).bias", [inner]) }
+        qkv = try Conv2d(weight: try Tensor.cat(w, dim: 0), bias: try Tensor.cat(b, dim: 0), cin: channels,
+                         cout: 3 * inner, k: 1, convolutions: s.convolutions)
+        o = try Conv2d(weight: try s.get("\(prefix).to_out.0.weight", [channels, inner]),
+                       bias: try s.get("\(prefix).to_out.0.bias", [channels]),
+                       cin: inner, cout: channels, k: 1, convolutions: s.convolutions)
         self.rescale = Float(rescale)
     }
 
     func callAsFunction(_ x: Activation4, _ ctx: ChunkContext) -> Activation4 {
-        let n = ctx.n, L = x.plane, N = n * L, inner = heads * dimHead
+        let n = ctx.n, L = x.plane, inner = heads * dimHead, dh = dimHead, nh = heads
         let hn = norm.map { $0(x, ctx) } ?? x
-        let Q = ctx.pool.take(inner * N), K = ctx.pool.take(inner * N), V = ctx.pool.take(inner * N), O = ctx.pool.take(inner * N)
-        q.columns(hn.p, N, into: Q)
-        k.columns(hn.p, N, into: K)
-        v.columns(hn.p, N, into: V)
+        let qkvBuf = ctx.pool.take(n * L * 3 * inner)
+        qkv.run(hn.p, hn.c, h: x.h, w: x.w, ctx, into: qkvBuf)
         if norm != nil { ctx.release(hn) }
-        let S = ctx.pool.scratch(L * L)
+        let O = ctx.pool.take(n * L * inner)
         let scale = 1 / Float(dimHead).squareRoot()
-        for b in 0..<n {
-            for h in 0..<heads {
-                let off = h * dimHead * N + b * L
-                // S[i][j] = scale · Σ_d Q[d][i] K[d][j]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(L), Int32(L), Int32(dimHead), scale,
-                            Q + off, Int32(N), K + off, Int32(N), 0, S, Int32(L))
-                dode_softmax_rows_f32(S, L, L, L)
-                // O[d][i] = Σ_j V[d][j] S[i][j]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(dimHead), Int32(L), Int32(L), 1,
-                            V + off, Int32(N), S, Int32(L), 0, O + off, Int32(N))
+        // Work items: (image, head, part of the query rows); rows split only when a layer is
+        // spread over threads (one image), at multiples of the kernel's 6-row blocks.
+        let parts = ctx.pools.count > 1 ? min(4 * ctx.pools.count, (L + 5) / 6) : 1
+        let rowsPer = ((L + parts - 1) / parts + 5) / 6 * 6
+        let need = dode_attention_scratch(L, dh)
+        let qp = UnsafeSendable(qkvBuf), op = UnsafeSendable(O)
+        ctx.split(n * nh * parts) { pool, range in
+            let sc = pool.scratch(need)
+            for item in range {
+                let b = item / (nh * parts), h = (item / parts) % nh, part = item % parts
+                let r0 = min(L, part * rowsPer), r1 = min(L, r0 + rowsPer)
+                if r0 >= r1 { continue }
+                let base = qp.value + b * L * 3 * inner + h * dh
+                dode_attention(base, base + inner, base + 2 * inner, 3 * inner, L, dh, scale,
+                               op.value + b * L * inner + h * dh, inner, r0, r1, sc)
             }
         }
+        ctx.pool.give(qkvBuf, n * L * 3 * inner)
+        // out = (x + to_out(O)) / rescale_output_factor, in the projection's epilogue.
         let out = ctx.alloc(x.c, x.h, x.w)
-        o.columns(O, N, into: out.p)
-        for p in [Q, K, V, O] { ctx.pool.give(p, inner * N) }
-        let count = x.c * N
-        let r = rescale, y = out.p, xi = x.p
-        if r == 1 {
-            for i in 0..<count { y[i] = y[i] + xi[i] }
-        } else {
-            for i in 0..<count { y[i] = (y[i] + xi[i]) / r }
-        }
+        o.run(O, inner, h: x.h, w: x.w, ctx, into: out.p, residual: x.p, ldr: x.c, outputScale: rescale)
+        ctx.pool.give(O, n * L * inner)
         return out
     }
 }
@@ -140,9 +142,11 @@ enum Resampler { case conv(Conv2d), resnet(ResnetBlock) }
 
 extension AttentionBlock {
     /// The `count` attention layers `<prefix>.attentions.<j>` of an Attn block of `channels`.
-    static func stack(_ s: WeightStore, _ prefix: String, count: Int, channels: Int, _ cfg: UNetConfig) throws -> [AttentionBlock] {
+    static func stack(_ s: WeightStore, _ prefix: String, count: Int, channels: Int,
+                      _ cfg: UNetConfig) throws -> [AttentionBlock] {
         try (0..<count).map {
-            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: channels, headDim: cfg.attentionHeadDim ?? channels,
+            try AttentionBlock(s, "\(prefix).attentions.\($0)", channels: channels,
+                               headDim: cfg.attentionHeadDim ?? channels,
                                groups: cfg.normNumGroups, eps: cfg.normEps, rescale: 1)
         }
     }
@@ -175,7 +179,8 @@ struct DownBlock {
         if final {
             downsampler = nil
         } else if attn && cfg.downsampleType == .resnet {
-            downsampler = .resnet(try ResnetBlock(s, "\(prefix).downsamplers.0", cin: cout, cout: cout, cfg, resample: .down))
+            downsampler = .resnet(try ResnetBlock(s, "\(prefix).downsamplers.0", cin: cout, cout: cout, cfg,
+                                                  resample: .down))
         } else {
             let p = cfg.downsamplePadding
             downsampler = .conv(try Conv2d(s, "\(prefix).downsamplers.0.conv", cin: cout, cout: cout, k: 3, stride: 2,
@@ -208,8 +213,9 @@ struct MidBlock {
     init(_ s: WeightStore, channels c: Int, _ cfg: UNetConfig) throws {
         first = try ResnetBlock(s, "mid_block.resnets.0", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
         let groups = cfg.attnNormNumGroups ?? (cfg.scaleShift ? nil : cfg.normNumGroups)
-        attention = cfg.addAttention ? try AttentionBlock(s, "mid_block.attentions.0", channels: c, headDim: cfg.attentionHeadDim ?? c,
-                                                          groups: groups, eps: cfg.normEps, rescale: cfg.midBlockScaleFactor) : nil
+        attention = cfg.addAttention
+            ? try AttentionBlock(s, "mid_block.attentions.0", channels: c, headDim: cfg.attentionHeadDim ?? c,
+                                 groups: groups, eps: cfg.normEps, rescale: cfg.midBlockScaleFactor) : nil
         second = try ResnetBlock(s, "mid_block.resnets.1", cin: c, cout: c, cfg, outputScale: cfg.midBlockScaleFactor)
     }
 
@@ -254,27 +260,32 @@ struct UpBlock {
         var h = x
         let n = ctx.n
         for (j, r) in resnets.enumerated() {
-            guard let skip = skips.popLast() else { throw CoreError("U-Net: no skip connection left for up block resnet \(j + 1)") }
-            guard skip.h == h.h, skip.w == h.w else {
-                throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); the input's height and width must be divisible by 2^(number of downsamplings)")
+            guard let skip = skips.popLast() else {
+                throw CoreError("U-Net: no skip connection left for up block resnet \(j + 1)")
             }
-            let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
-            let a = h.c * n * h.plane
-            cat.p.update(from: h.p, count: a)
-            (cat.p + a).update(from: skip.p, count: skip.c * n * skip.plane)
+            guard skip.h == h.h, skip.w == h.w else {
+                throw CoreError("U-Net: a skip connection of \(skip.h)×\(skip.w) meets a state of \(h.h)×\(h.w); " +
+                                "the input's height and width must be divisible by 2^(number of downsamplings)")
+            }
+            let out: Activation4
+            if r.takesConcatenation {
+                out = r(h, ctx, second: skip)
+            } else {
+                let cat = ctx.alloc(h.c + skip.c, h.h, h.w)
+                dode_concat_nhwc(h.p, h.c, skip.p, skip.c, n * h.plane, cat.p)
+                out = r(cat, ctx)
+                ctx.release(cat)
+            }
             ctx.release(skip)
             ctx.release(h)
-            let out = r(cat, ctx)
-            ctx.release(cat)
             h = attend(attentions, j, out, ctx)
         }
         switch upsampler {
         case .conv(let c)?:
-            let u = ctx.alloc(h.c, 2 * h.h, 2 * h.w)
-            dode_upsample2_f32(h.p, h.c * n, h.h, h.w, u.p)
+            // Nearest 2× upsampling read on the fly by the convolution.
+            let u = c(h, ctx, upsampled: true)
             ctx.release(h)
-            h = c(u, ctx)
-            ctx.release(u)
+            h = u
         case .resnet(let r)?:
             let u = r(h, ctx)
             ctx.release(h)

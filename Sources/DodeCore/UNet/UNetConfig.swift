@@ -66,18 +66,22 @@ public struct UNetConfig: Sendable {
         // would not fit in memory anyway).
         func int(_ key: String, min lo: Int = 1, max hi: Int = 1 << 20) throws -> Int? {
             guard let v = present(key) else { return nil }
-            guard let n = v as? NSNumber, let d = Optional(n.doubleValue), d == d.rounded(), d >= Double(lo), d <= Double(hi) else {
+            guard let n = v as? NSNumber, let d = Optional(n.doubleValue), d == d.rounded(), d >= Double(lo),
+                  d <= Double(hi) else {
                 throw fail(key, "must be an integer in \(lo)...\(hi) (got \(describe(v)))")
             }
             return Int(d)
         }
         func size(_ v: Any) -> Int? {
-            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 1, n.doubleValue <= 65536 else { return nil }
+            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue >= 1,
+                  n.doubleValue <= 65536 else { return nil }
             return n.intValue
         }
         func number(_ key: String) throws -> Double? {
             guard let v = present(key) else { return nil }
-            guard let d = JSONText.double(v), d.isFinite else { throw fail(key, "must be a finite number (got \(describe(v)))") }
+            guard let d = JSONText.double(v), d.isFinite else {
+                throw fail(key, "must be a finite number (got \(describe(v)))")
+            }
             return d
         }
         func bool(_ key: String) throws -> Bool? {
@@ -85,19 +89,25 @@ public struct UNetConfig: Sendable {
             guard let b = v as? Bool else { throw fail(key, "must be true or false (got \(describe(v)))") }
             return b
         }
-        func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws -> E? where E.RawValue == String {
+        func choice<E: RawRepresentable & CaseIterable>(_ key: String,
+                                                        _ type: E.Type) throws -> E? where E.RawValue == String {
             guard let v = present(key) else { return nil }
             guard let s = v as? String, let e = E(rawValue: s) else {
-                throw fail(key, "= \(describe(v)) is not supported (supported: \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")))")
+                throw fail(key, "= \(describe(v)) is not supported " +
+                                "(supported: \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")))")
             }
             return e
         }
-        func list<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type) throws -> [E]? where E.RawValue == String {
+        func list<E: RawRepresentable & CaseIterable>(_ key: String,
+                                                      _ type: E.Type) throws -> [E]? where E.RawValue == String {
             guard let v = present(key) else { return nil }
-            guard let a = v as? [Any], !a.isEmpty else { throw fail(key, "must be a non-empty list of block names (got \(describe(v)))") }
+            guard let a = v as? [Any], !a.isEmpty else {
+                throw fail(key, "must be a non-empty list of block names (got \(describe(v)))")
+            }
             return try a.enumerated().map { i, x in
                 guard let s = x as? String, let e = E(rawValue: s) else {
-                    throw fail(key, "entry \(i + 1) = \(describe(x)) is not supported (supported: \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")))")
+                    throw fail(key, "entry \(i + 1) = \(describe(x)) is not supported " +
+                                    "(supported: \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")))")
                 }
                 return e
             }
@@ -119,7 +129,8 @@ public struct UNetConfig: Sendable {
             } else if let a = v as? [Any], a.count == 2, let h = size(a[0]), let w = size(a[1]) {
                 sampleSize = [h, w]
             } else {
-                throw fail("sample_size", "must be an integer in 1...65536 or [height, width] of such (got \(describe(v)))")
+                throw fail("sample_size", "must be an integer in 1...65536 or [height, width] of such " +
+                                          "(got \(describe(v)))")
             }
         }
         inChannels = try int("in_channels", max: 65536) ?? inChannels
@@ -135,7 +146,8 @@ public struct UNetConfig: Sendable {
         downBlockTypes = try list("down_block_types", DownBlock.self) ?? downBlockTypes
         upBlockTypes = try list("up_block_types", UpBlock.self) ?? upBlockTypes
         if let v = present("block_out_channels") {
-            guard let a = v as? [Any], !a.isEmpty, a.count <= 16, let c = Optional(a.compactMap(size)), c.count == a.count else {
+            guard let a = v as? [Any], !a.isEmpty, a.count <= 16, let c = Optional(a.compactMap(size)),
+                  c.count == a.count else {
                 throw fail("block_out_channels", "must be a list of 1 to 16 integers in 1...65536 (got \(describe(v)))")
             }
             blockOutChannels = c
@@ -144,7 +156,9 @@ public struct UNetConfig: Sendable {
         midBlockScaleFactor = try number("mid_block_scale_factor") ?? 1
         guard midBlockScaleFactor != 0 else { throw fail("mid_block_scale_factor", "must not be 0") }
         downsamplePadding = try int("downsample_padding", min: 0) ?? 1
-        guard downsamplePadding <= 1 else { throw fail("downsample_padding", "= \(downsamplePadding) is not supported (supported: 0, 1)") }
+        guard downsamplePadding <= 1 else {
+            throw fail("downsample_padding", "= \(downsamplePadding) is not supported (supported: 0, 1)")
+        }
         downsampleType = try choice("downsample_type", Resampling.self) ?? .conv
         upsampleType = try choice("upsample_type", Resampling.self) ?? .conv
         if let v = present("mid_block_type") {
@@ -157,13 +171,15 @@ public struct UNetConfig: Sendable {
         }
         if let v = present("act_fn") {
             guard let s = v as? String, let a = Activation(diffusersName: s) else {
-                throw fail("act_fn", "= \(describe(v)) is not supported (supported: \"silu\", \"swish\", \"mish\", \"gelu\", \"relu\")")
+                throw fail("act_fn", "= \(describe(v)) is not supported " +
+                                     "(supported: \"silu\", \"swish\", \"mish\", \"gelu\", \"relu\")")
             }
             actFn = a
         }
         attentionHeadDim = json.keys.contains("attention_head_dim") ? try int("attention_head_dim") : 8
         if json.keys.contains("norm_num_groups"), present("norm_num_groups") == nil {
-            throw fail("norm_num_groups", "= null is not supported (diffusers' down blocks need a group count; supported: a positive integer)")
+            throw fail("norm_num_groups", "= null is not supported (diffusers' down blocks need a group count; " +
+                                          "supported: a positive integer)")
         }
         normNumGroups = try int("norm_num_groups") ?? 32
         attnNormNumGroups = try int("attn_norm_num_groups")
@@ -171,7 +187,8 @@ public struct UNetConfig: Sendable {
         guard normEps > 0 else { throw fail("norm_eps", "must be positive (got \(normEps))") }
         if let v = present("resnet_time_scale_shift") {
             guard let s = v as? String, s == "default" || s == "scale_shift" else {
-                throw fail("resnet_time_scale_shift", "= \(describe(v)) is not supported (supported: \"default\", \"scale_shift\")")
+                throw fail("resnet_time_scale_shift", "= \(describe(v)) is not supported " +
+                                                      "(supported: \"default\", \"scale_shift\")")
             }
             scaleShift = s == "scale_shift"
         }
@@ -182,14 +199,16 @@ public struct UNetConfig: Sendable {
             case "timestep": classEmbedding = .timestep
             case "identity": classEmbedding = .identity
             default:
-                throw fail("class_embed_type", "= \(describe(v)) is not supported (supported: null, \"timestep\", \"identity\")")
+                throw fail("class_embed_type", "= \(describe(v)) is not supported " +
+                                               "(supported: null, \"timestep\", \"identity\")")
             }
         } else if numClassEmbeds != nil {
             classEmbedding = .table
         }
         numTrainTimesteps = try int("num_train_timesteps", max: 1 << 24)
         if timeEmbeddingType == .learned, numTrainTimesteps == nil {
-            throw fail("num_train_timesteps", "is required with time_embedding_type = \"learned\" (the embedding table's size)")
+            throw fail("num_train_timesteps", "is required with time_embedding_type = \"learned\" " +
+                                              "(the embedding table's size)")
         }
         try validate(source: source)
     }
@@ -198,17 +217,21 @@ public struct UNetConfig: Sendable {
     func validate(source: String) throws {
         let n = blockOutChannels.count
         guard downBlockTypes.count == n else {
-            throw CoreError("\(source): 'down_block_types' has \(downBlockTypes.count) entries, 'block_out_channels' \(n); they must be equal")
+            throw CoreError("\(source): 'down_block_types' has \(downBlockTypes.count) entries, " +
+                            "'block_out_channels' \(n); they must be equal")
         }
         guard upBlockTypes.count == n else {
-            throw CoreError("\(source): 'up_block_types' has \(upBlockTypes.count) entries, 'block_out_channels' \(n); they must be equal")
+            throw CoreError("\(source): 'up_block_types' has \(upBlockTypes.count) entries, " +
+                            "'block_out_channels' \(n); they must be equal")
         }
         for c in blockOutChannels where c % normNumGroups != 0 {
-            throw CoreError("\(source): 'norm_num_groups' = \(normNumGroups) does not divide block_out_channels entry \(c)")
+            throw CoreError("\(source): 'norm_num_groups' = \(normNumGroups) does not divide " +
+                            "block_out_channels entry \(c)")
         }
         let midChannels = blockOutChannels[n - 1]
         if let g = attnNormNumGroups, hasMidBlock, addAttention, midChannels % g != 0 {
-            throw CoreError("\(source): 'attn_norm_num_groups' = \(g) does not divide the mid block's \(midChannels) channels")
+            throw CoreError("\(source): 'attn_norm_num_groups' = \(g) does not divide " +
+                            "the mid block's \(midChannels) channels")
         }
         var attention: [Int] = []
         for (i, t) in downBlockTypes.enumerated() where t == .attnDown { attention.append(blockOutChannels[i]) }
@@ -217,14 +240,19 @@ public struct UNetConfig: Sendable {
         for c in attention {
             let hd = attentionHeadDim ?? c
             guard c / hd >= 1 else {
-                throw CoreError("\(source): 'attention_head_dim' = \(hd) is larger than the \(c) channels of an attention block (no attention head fits)")
+                throw CoreError("\(source): 'attention_head_dim' = \(hd) is larger than the \(c) channels " +
+                                "of an attention block (no attention head fits)")
             }
         }
         if classEmbedding == .timestep || timeEmbeddingType == .positional {
-            guard blockOutChannels[0] >= 2 else { throw CoreError("\(source): block_out_channels[1] must be ≥ 2 for a sinusoidal embedding") }
+            guard blockOutChannels[0] >= 2 else {
+                throw CoreError("\(source): block_out_channels[1] must be ≥ 2 for a sinusoidal embedding")
+            }
         }
-        if timeEmbeddingType == .positional || classEmbedding == .timestep, Float(Double(blockOutChannels[0] / 2) - freqShift) == 0 {
-            throw CoreError("\(source): 'freq_shift' = \(freqShift) equals half the embedding width; the frequencies would divide by zero")
+        if timeEmbeddingType == .positional || classEmbedding == .timestep,
+           Float(Double(blockOutChannels[0] / 2) - freqShift) == 0 {
+            throw CoreError("\(source): 'freq_shift' = \(freqShift) equals half the embedding width; " +
+                            "the frequencies would divide by zero")
         }
     }
 

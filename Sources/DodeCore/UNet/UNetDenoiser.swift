@@ -23,20 +23,25 @@ public final class UNetDenoiser: Denoiser {
         let c = network.config
         let size = c.sampleSize.map { "\(c.inChannels)×\($0[0])×\($0[1])" } ?? "\(c.inChannels) channels"
         let params = String(format: "%.2fM", Double(network.parameterCount) / 1e6)
-        return "unet '\(name)' (\(prediction.rawValue) prediction, \(size), \(params) parameters\(isConditional ? ", class-conditional" : ""))"
+        return "unet '\(name)' (\(prediction.rawValue) prediction, \(size), " +
+               "\(params) parameters\(isConditional ? ", class-conditional" : ""))"
     }
 
     public init(network: UNet2DModel, schedule: Schedule, prediction: Prediction, name: String) throws {
         let c = network.config
-        guard prediction != .edm else { throw CoreError("a UNet2DModel predicts eps, x0 or v (predicts = 'edm' is for EDM-preconditioned networks)") }
+        guard prediction != .edm else {
+            throw CoreError("a UNet2DModel predicts eps, x0 or v (predicts = 'edm' is for EDM-preconditioned networks)")
+        }
         guard case .discreteVP(let ac, _) = schedule.kind else {
-            throw CoreError("a UNet2DModel is trained on a discrete VP schedule: give schedule = dode.schedule.vp{...} (got \(schedule.name))")
+            throw CoreError("a UNet2DModel is trained on a discrete VP schedule: " +
+                            "give schedule = dode.schedule.vp{...} (got \(schedule.name))")
         }
         if let n = c.numTrainTimesteps, n != ac.count {
             throw CoreError("the U-Net was trained with num_train_timesteps = \(n), the schedule has \(ac.count) steps")
         }
         guard c.outChannels == c.inChannels || c.outChannels == 2 * c.inChannels else {
-            throw CoreError("the U-Net outputs \(c.outChannels) channels for \(c.inChannels) input channels; a denoiser needs as many (or twice as many, with learned variance)")
+            throw CoreError("the U-Net outputs \(c.outChannels) channels for \(c.inChannels) input channels; " +
+                            "a denoiser needs as many (or twice as many, with learned variance)")
         }
         self.network = network
         self.schedule = schedule
@@ -55,21 +60,27 @@ public final class UNetDenoiser: Denoiser {
         let unetDir: String, schedulerFiles: [String]
         if fm.fileExists(atPath: ns.appendingPathComponent("unet/config.json")) {
             let index = ns.appendingPathComponent("model_index.json")
-            if fm.fileExists(atPath: index) { _ = try UNetFiles.pipelineIndex(try AtomicFile.read(index), source: index) }
+            if fm.fileExists(atPath: index) {
+                _ = try UNetFiles.pipelineIndex(try AtomicFile.read(index), source: index)
+            }
             unetDir = ns.appendingPathComponent("unet")
             schedulerFiles = [ns.appendingPathComponent("scheduler/scheduler_config.json")]
         } else if fm.fileExists(atPath: ns.appendingPathComponent("config.json")) {
             unetDir = path
             schedulerFiles = [ns.appendingPathComponent("scheduler_config.json"),
-                              ((ns.appendingPathComponent("..") as NSString).appendingPathComponent("scheduler/scheduler_config.json") as NSString).standardizingPath]
+                              ((ns.appendingPathComponent("..") as NSString)
+                                  .appendingPathComponent("scheduler/scheduler_config.json") as NSString)
+                                  .standardizingPath]
         } else {
-            throw CoreError("'\(path)' is neither a diffusers pipeline folder (with unet/config.json) nor a UNet folder (with config.json)")
+            throw CoreError("'\(path)' is neither a diffusers pipeline folder (with unet/config.json) " +
+                            "nor a UNet folder (with config.json)")
         }
         var pred = predicts
         if let schedulerFile = schedulerFiles.first(where: { fm.fileExists(atPath: $0) }) {
             let fromFile = try predictionType(schedulerFile)
             if let p = predicts, p != fromFile {
-                throw CoreError("predicts = '\(p.rawValue)' disagrees with the prediction_type of \(schedulerFile) ('\(fromFile.rawValue)'); drop the option (the scheduler config decides)")
+                throw CoreError("predicts = '\(p.rawValue)' disagrees with the prediction_type of \(schedulerFile) " +
+                                "('\(fromFile.rawValue)'); drop the option (the scheduler config decides)")
             }
             pred = fromFile
         }
@@ -93,7 +104,9 @@ public final class UNetDenoiser: Denoiser {
         } else if let s = c.sampleSize, x.count == B * c.inChannels * s[0] * s[1] {
             shape = [B, c.inChannels, s[0], s[1]]
         } else {
-            throw CoreError("x must be B×\(c.inChannels)×H×W\(c.sampleSize.map { " or B×\(c.inChannels * $0[0] * $0[1])" } ?? "") for this U-Net (got \(formatShape(x.shape)))")
+            throw CoreError("x must be B×\(c.inChannels)×H×W" +
+                            "\(c.sampleSize.map { " or B×\(c.inChannels * $0[0] * $0[1])" } ?? "") " +
+                            "for this U-Net (got \(formatShape(x.shape)))")
         }
         var labels: [Int]? = nil, vectors: Tensor? = nil
         if c.classEmbedding == .identity {

@@ -32,7 +32,8 @@ public enum UNetFiles {
         case "sample": return .x0
         case "v_prediction": return .v
         default:
-            throw CoreError("\(source): 'prediction_type' = \(describe(v)) is not supported (supported: \"epsilon\", \"sample\", \"v_prediction\")")
+            throw CoreError("\(source): 'prediction_type' = \(describe(v)) is not supported " +
+                            "(supported: \"epsilon\", \"sample\", \"v_prediction\")")
         }
     }
 
