@@ -58,7 +58,7 @@ local bandwidth = 2 * 8 * n_bw / t_memcpy       -- bytes read + written per seco
 print(string.format('measured: dgemm %.1f GFLOP/s, sgemm %.1f GFLOP/s, memcpy %.1f GB/s (read + write)',
   dgemm_rate / 1e9, sgemm_rate / 1e9, bandwidth / 1e9))
 
--- Tensor core (issue 2).
+-- Tensor core.
 if want('core') then
   local y = dode.randn(g, n_bw)
   row('axpby y = a*x + b*y (' .. n_bw .. ' doubles)', best(function() y:axpby(0.5, bx, 0.25) end), 'memcpy same bytes',
@@ -354,8 +354,9 @@ end
 if want('mpi') then
   local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or 'Scripts'
   local version = io.popen('mpirun --version 2>/dev/null'):read('a') or ''
-  local flags = version:find('Open MPI', 1, true) and ('--oversubscribe' .. (os.getenv('USER') == 'root'
-    or io.popen('id -u'):read('l') == '0' and ' --allow-run-as-root' or '')) or ''
+  local root = os.getenv('USER') == 'root' or io.popen('id -u'):read('l') == '0'
+  local flags = version:find('Open MPI', 1, true)
+    and ('--oversubscribe' .. (root and ' --allow-run-as-root' or '')) or ''
   local runs = {}
   for _, n in ipairs({ 1, 2 }) do
     local cmd = string.format('mpirun %s -n %d %q %q %s 2>&1', flags, n, arg[-1], here .. '/bench_mpi.lua',

@@ -49,8 +49,6 @@ public struct UNetConfig: Sendable {
     /// Width of the time embedding (`time_embedding_dim`, default 4 × block_out_channels[0]).
     public var timeEmbedDim: Int { timeEmbeddingDim ?? 4 * blockOutChannels[0] }
 
-    static let metadataKeys: Set<String> = ["dropout"]
-
     public init() {}
 
     /// Parses and validates a config. `source` names the file in errors.
