@@ -9,7 +9,7 @@
 -- finer than the finest teacher; 50 with --quick) and the Fréchet distance of
 -- Fashion-classifier features (Models/fashion_classifier) to real test images. Writes
 -- results.csv/json, the fits, and PNG grids of base, D and reference samples into --out.
--- About 4 minutes on 2 cores at the defaults.
+-- Under 3 minutes on 2 cores at the defaults.
 local cmdline = require 'dode.cmdline'
 local Table = require 'dode.table'
 local Progress = require 'dode.progress'

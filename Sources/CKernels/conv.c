@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include <immintrin.h>
+#include "vector_math.h"
 
 /* Kernels of the U-Net (UNet2DModel.swift). Activations of a chunk of n images are stored
    image-major and channels-last, [n][H][W][C]: a convolution reads, for each output pixel, the
@@ -27,26 +28,6 @@ typedef double v4du __attribute__((vector_size(32), aligned(8)));
 static inline long wino_group(long cin) {
     const long cinp = (cin + 7) & ~7L, g = (24 * 1024 / 4) / (36 * 6 * cinp);
     return g < 1 ? 1 : g > WINO_GMAX ? WINO_GMAX : g;
-}
-
-__attribute__((target("avx2,fma")))
-static inline __m256 exp256(__m256 x) {
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-    const __m256 ln2hi = _mm256_set1_ps(0.693359375f), ln2lo = _mm256_set1_ps(-2.12194440e-4f);
-    /* max/min return their second operand when one is NaN: x goes second so NaN propagates. */
-    x = _mm256_min_ps(_mm256_set1_ps(87.0f), _mm256_max_ps(_mm256_set1_ps(-87.0f), x));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, ln2hi, x);
-    r = _mm256_fnmadd_ps(k, ln2lo, r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 /* 2^x for x in [−125, 125] (clamped there; NaN propagates): x = k + r with k an integer and

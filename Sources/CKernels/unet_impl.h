@@ -402,6 +402,17 @@ TARGET static void F(wino_out)(const dode_conv_t *c, const float *M, long ms, lo
     }
 }
 
+/* Tile t (of `per` = th·tw per image, `tw` per tile row): its image *b, tile row *y and column
+   *x, and its input transform into V (row stride vs). */
+TARGET static inline void F(wino_tile)(const dode_conv_t *c, long t, long per, long tw, long *b, long *y, long *x,
+                                       float *V, long vs) {
+    *b = t / per;
+    const long rem = t - *b * per;
+    *y = rem / tw;
+    *x = rem - *y * tw;
+    F(wino_in)(c, c->x + *b * (c->H >> c->up) * (c->W >> c->up) * c->ldx, *y * 4 - 1, *x * 4 - 1, V, vs);
+}
+
 /* Micro-blocks [m0, m1) of 6 tiles (4×4 outputs each) over the n images, taken in groups of
    G micro-blocks so that each transformed filter panel U[pt] is read once per group (from L1)
    rather than once per micro-block. Scratch: cin zeros, V [36][6G][cinp], M [36][6G][16]. */
@@ -424,15 +435,8 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
             if (t0 >= T) break;
             const long nt = T - t0 < 6 ? T - t0 : 6;
             if (mb != last) {
-                for (long r = 0; r < 6; r++) {
-                    const long t = t0 + (r < nt ? r : nt - 1);
-                    tb[r] = t / per;
-                    const long rem = t - tb[r] * per;
-                    ty[r] = rem / tw;
-                    tx[r] = rem - ty[r] * tw;
-                    F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1,
-                               tx[r] * 4 - 1, V + r * cinp, vs);
-                }
+                for (long r = 0; r < 6; r++)
+                    F(wino_tile)(c, t0 + (r < nt ? r : nt - 1), per, tw, tb + r, ty + r, tx + r, V + r * cinp, vs);
                 last = mb;
             }
             for (long cb = part * ncb / parts; cb < (part + 1) * ncb / parts; cb++) {
@@ -463,15 +467,8 @@ TARGET static void F(conv_wino)(const dode_conv_t *cp, long m0, long m1) {
         const long gm = m1 - g0 < G ? m1 - g0 : G;        /* micro-blocks in this group */
         long nt = T - t0 < 6 * gm ? T - t0 : 6 * gm;      /* valid tiles */
         const long rows = (nt + 5) / 6 * 6;
-        for (long r = 0; r < rows; r++) {
-            const long t = t0 + (r < nt ? r : nt - 1);
-            tb[r] = t / per;
-            const long rem = t - tb[r] * per;
-            ty[r] = rem / tw;
-            tx[r] = rem - ty[r] * tw;
-            F(wino_in)(c, c->x + tb[r] * (c->H >> c->up) * (c->W >> c->up) * c->ldx, ty[r] * 4 - 1,
-                       tx[r] * 4 - 1, V + r * cinp, vs);
-        }
+        for (long r = 0; r < rows; r++)
+            F(wino_tile)(c, t0 + (r < nt ? r : nt - 1), per, tw, tb + r, ty + r, tx + r, V + r * cinp, vs);
         for (long cb = 0; cb < ncb; cb++) {
             const float *U = c->w + cb * cinp * 16;
             for (long pt = 0; pt < 36; pt++) {

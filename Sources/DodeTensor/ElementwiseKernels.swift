@@ -9,7 +9,29 @@ public protocol UnaryKernel { static func f<T: TensorScalar>(_ x: T) -> T }
 public enum BinaryOp: String, CaseIterable, Sendable {
     case add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne
 
+    /// Runs `task` with this operation's kernel type: the one switch from operations to kernels,
+    /// so callers write their loop once, generic over the kernel (and specialised per kernel).
+    func withKernel<Task: BinaryKernelTask>(_ task: Task) {
+        switch self {
+        case .add: task.run(K.Add.self)
+        case .sub: task.run(K.Sub.self)
+        case .mul: task.run(K.Mul.self)
+        case .div: task.run(K.Div.self)
+        case .pow: task.run(K.Pow.self)
+        case .maximum: task.run(K.Max.self)
+        case .minimum: task.run(K.Min.self)
+        case .lt: task.run(K.Lt.self)
+        case .le: task.run(K.Le.self)
+        case .gt: task.run(K.Gt.self)
+        case .ge: task.run(K.Ge.self)
+        case .eq: task.run(K.Eq.self)
+        case .ne: task.run(K.Ne.self)
+        }
+    }
 }
+
+/// Work generic over a binary kernel type (see `BinaryOp.withKernel`).
+protocol BinaryKernelTask { func run<Kn: BinaryKernel>(_ kernel: Kn.Type) }
 
 /// Elementwise unary functions.
 public enum UnaryOp: String, CaseIterable, Sendable {

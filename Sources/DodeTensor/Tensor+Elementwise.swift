@@ -4,51 +4,30 @@ import CKernels
 extension Tensor {
     /// Runs `op` on out = a ∘ b with operands already converted to out's dtype.
     static func runBinary(_ op: BinaryOp, out: Tensor, _ a: Tensor, _ b: Tensor) {
-        func run<Kn: BinaryKernel>(_ k: Kn.Type) {
-            switch out.dtype {
-            case .float64: Kernels.binary(k, Double.self, out: out, a, b)
-            case .float32: Kernels.binary(k, Float.self, out: out, a, b)
+        struct Task: BinaryKernelTask {
+            let out: Tensor, a: Tensor, b: Tensor
+            func run<Kn: BinaryKernel>(_ k: Kn.Type) {
+                switch out.dtype {
+                case .float64: Kernels.binary(k, Double.self, out: out, a, b)
+                case .float32: Kernels.binary(k, Float.self, out: out, a, b)
+                }
             }
         }
-        switch op {
-        case .add: run(K.Add.self)
-        case .sub: run(K.Sub.self)
-        case .mul: run(K.Mul.self)
-        case .div: run(K.Div.self)
-        case .pow: run(K.Pow.self)
-        case .maximum: run(K.Max.self)
-        case .minimum: run(K.Min.self)
-        case .lt: run(K.Lt.self)
-        case .le: run(K.Le.self)
-        case .gt: run(K.Gt.self)
-        case .ge: run(K.Ge.self)
-        case .eq: run(K.Eq.self)
-        case .ne: run(K.Ne.self)
-        }
+        op.withKernel(Task(out: out, a: a, b: b))
     }
 
+    /// Runs `op` on out = a ∘ v (or v ∘ a when `scalarFirst`), v converted to out's dtype.
     static func runBinaryScalar(_ op: BinaryOp, out: Tensor, _ a: Tensor, _ v: Double, scalarFirst: Bool) {
-        func run<Kn: BinaryKernel>(_ k: Kn.Type) {
-            switch out.dtype {
-            case .float64: Kernels.binaryScalar(k, Double.self, out: out, a, v, scalarFirst: scalarFirst)
-            case .float32: Kernels.binaryScalar(k, Float.self, out: out, a, Float(v), scalarFirst: scalarFirst)
+        struct Task: BinaryKernelTask {
+            let out: Tensor, a: Tensor, v: Double, scalarFirst: Bool
+            func run<Kn: BinaryKernel>(_ k: Kn.Type) {
+                switch out.dtype {
+                case .float64: Kernels.binaryScalar(k, Double.self, out: out, a, v, scalarFirst: scalarFirst)
+                case .float32: Kernels.binaryScalar(k, Float.self, out: out, a, Float(v), scalarFirst: scalarFirst)
+                }
             }
         }
-        switch op {
-        case .add: run(K.Add.self)
-        case .sub: run(K.Sub.self)
-        case .mul: run(K.Mul.self)
-        case .div: run(K.Div.self)
-        case .pow: run(K.Pow.self)
-        case .maximum: run(K.Max.self)
-        case .minimum: run(K.Min.self)
-        case .lt: run(K.Lt.self)
-        case .le: run(K.Le.self)
-        case .gt: run(K.Gt.self)
-        case .ge: run(K.Ge.self)
-        case .eq: run(K.Eq.self)
-        case .ne: run(K.Ne.self)
-        }
+        op.withKernel(Task(out: out, a: a, v: v, scalarFirst: scalarFirst))
     }
 
     static func runUnary(_ op: UnaryOp, out: Tensor, _ a: Tensor) {

@@ -71,18 +71,25 @@ final class REPLInterruptTests: XCTestCase {
         output = ""
         send("print(y == nil, 6 * 7)\n")
         XCTAssertTrue(read(until: "true\t42", within: 20), "the session did not answer after the interrupt: \(output)")
-        // Ctrl-D is sent at the prompt, as a user would: typed while a chunk still runs, the
-        // terminal is still in canonical mode, and an end-of-file typed ahead there does not
-        // survive readline's switch to its own mode (python's REPL loses it alike).
+        // Ctrl-D at the prompt ends the REPL. It is pressed once the line editor has taken the
+        // terminal out of canonical mode, as a user's key after the prompt is: the editor prints
+        // the prompt first, and a Ctrl-D typed ahead in canonical mode reaches it as a stray
+        // character instead of an end of file (the terminal driver's behaviour for typeahead).
         XCTAssertTrue(read(until: "42\r\n> ", within: 20), "no prompt after the answer: \(output)")
-        send("\u{4}")                             // Ctrl-D ends the REPL
+        var mode = termios()
+        let ready = Date().addingTimeInterval(10)
+        while tcgetattr(master, &mode) == 0 && mode.c_lflag & tcflag_t(ICANON) != 0 && Date() < ready {
+            usleep(20_000)
+        }
+        XCTAssertEqual(mode.c_lflag & tcflag_t(ICANON), 0, "the line editor never took the terminal")
+        send("\u{4}")
         var status: Int32 = 0, reaped: pid_t = 0
         let deadline = Date().addingTimeInterval(10)
         while reaped == 0 && Date() < deadline {
             reaped = waitpid(pid, &status, WNOHANG)
             if reaped == 0 { usleep(50_000) }
         }
-        XCTAssertEqual(reaped, pid, "the REPL ends within 10 s of Ctrl-D")
+        XCTAssertEqual(reaped, pid, "the REPL did not end within 10 s of Ctrl-D at the prompt: \(output)")
         // WIFEXITED(status) && WEXITSTATUS(status) == 0 (the macros are not imported into Swift).
         XCTAssertTrue(status & 0x7f == 0 && (status >> 8) & 0xff == 0,
                       "the REPL exits with status 0 on Ctrl-D (wait status \(status))")

@@ -123,25 +123,18 @@ public final class MixtureDenoiser: Denoiser {
                         let wanted = Swift.max(1, Swift.min((B + grain - 1) / grain, 64))
                         let size = ((B + wanted - 1) / wanted + 3) / 4 * 4
                         let chunks = B == 0 ? 0 : (B + size - 1) / size
+                        func rows<T: TensorScalar>(_: T.Type) {
+                            let src = UnsafeSendable(xin.pointer(T.self)), o = UnsafeSendable(dst.pointer(T.self))
+                            Parallel.forEach(chunks: chunks) { c in
+                                let r = (c * size)..<Swift.min(B, c * size + size)
+                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) {
+                                    fail.value.pointee = r.lowerBound
+                                }
+                            }
+                        }
                         switch x.dtype {
-                        case .float64:
-                            let src = UnsafeSendable(xin.pointer(Double.self))
-                            let o = UnsafeSendable(dst.pointer(Double.self))
-                            Parallel.forEach(chunks: chunks) { c in
-                                let r = (c * size)..<Swift.min(B, c * size + size)
-                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) {
-                                    fail.value.pointee = r.lowerBound
-                                }
-                            }
-                        case .float32:
-                            let src = UnsafeSendable(xin.pointer(Float.self))
-                            let o = UnsafeSendable(dst.pointer(Float.self))
-                            Parallel.forEach(chunks: chunks) { c in
-                                let r = (c * size)..<Swift.min(B, c * size + size)
-                                if !ctx.run(rows: r, src: src.value, dst: o.value, allowed: allowed) {
-                                    fail.value.pointee = r.lowerBound
-                                }
-                            }
+                        case .float64: rows(Double.self)
+                        case .float32: rows(Float.self)
                         }
                         if fail.value.pointee >= 0 { throw farRowError(xin, from: fail.value.pointee) }
                     }
