@@ -60,8 +60,9 @@ extension Communicator {
     /// Rows [lo, hi) of a global batch of n rows that this rank owns: contiguous, in rank order,
     /// sizes differing by at most one (rank r gets ⌊r·n/size⌋ ..< ⌊(r+1)·n/size⌋).
     public func rows(of n: Int) -> Range<Int> {
-        let lo = Int((Int64(rank) * Int64(n)) / Int64(size)), hi = Int((Int64(rank + 1) * Int64(n)) / Int64(size))
-        return lo..<hi
+        // r·n can exceed 64 bits for huge n: a full-width product, then the division.
+        func bound(_ r: Int) -> Int { size.dividingFullWidth(r.multipliedFullWidth(by: Swift.max(n, 0))).quotient }
+        return bound(rank)..<bound(rank + 1)
     }
 
     /// Exact sums added over every rank (bit-identical whatever the rank count).

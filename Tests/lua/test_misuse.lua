@@ -121,4 +121,24 @@ T:add('debug hooks, deep recursion and many live tensors', function(t)
   still_works(t, 'hooks and recursion')
 end)
 
+T:add('sizes past what a computation can take are errors', function(t)
+  -- A row count whose split over ranks would overflow 64 bits, raw images where features are
+  -- expected, and a saved fit whose step numbers are absurd: errors, never a trap.
+  local first, count = dode.mpi.rows(math.maxinteger)
+  t:eq(first, 1, 'rows of a huge batch: first'); t:ok(count > 0, 'rows of a huge batch: a count')
+  t:raises(function() dode.mpi.randn(dode.Generator(1), math.maxinteger, 2) end, { 'dode.mpi.randn', 'too large' })
+  local g = dode.Generator(1)
+  t:raises(function() dode.metrics.frechet(dode.randn(g, 4, 5000), dode.randn(g, 4, 5000)) end,
+    { 'dode.metrics.frechet', '5000 features per sample', 'at most 4096' })
+  local vp = dode.schedule.vp{}
+  local fit = dode.distill.fit{ solver = dode.solver.ddim(), denoiser = dode.data.mixture('ring6_2d', vp),
+    x = dode.randn(g, 16, 2), grid = dode.grid.discrete(vp, 3, { spacing = 'trailing' }), k = 2 }
+  local path = os.tmpname()
+  fit:save(path)
+  local text = require('dode.tester').read_file(path):gsub('"step": *1', '"step": -9223372036854775807', 1)
+  local f = assert(io.open(path, 'w')); f:write(text); f:close()
+  t:raises(function() dode.distill.load(path) end, { 'dode.distill.load', 'out of range' })
+  os.remove(path)
+end)
+
 T:run()

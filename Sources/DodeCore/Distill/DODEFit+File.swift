@@ -88,6 +88,9 @@ extension DODEFit {
         let landings = try evs.map { e -> (step: Int, stage: Int, t: Double?, s: Double) in
             guard let st = (e["step"] as? NSNumber)?.intValue, let sg = (e["stage"] as? NSNumber)?.intValue,
                   let s = JSONText.double(e["s"]) else { throw fail("an evaluation lacks step, stage or s") }
+            guard (1...(1 << 30)).contains(st), (1...64).contains(sg) else {
+                throw fail("an evaluation's step \(st) or stage \(sg) is out of range (steps and stages count from 1)")
+            }
             return (st - 1, sg - 1, JSONText.double(e["t"]), s)
         }
         guard let sched = d["schedule"] as? [String: Any] else { throw fail("missing schedule") }

@@ -203,9 +203,22 @@ public enum Metrics {
 
     /// Mean and covariance (unbiased) of the rows. With `world` the rows of every rank count:
     /// the sums and the centred cross-products (about the global mean) are added over the ranks.
+    /// Widest feature vector a covariance is formed for: d×d Float64 matrices and Jacobi
+    /// eigendecompositions (O(d³) per sweep) of 4096 features take seconds and 128 MB each; raw
+    /// images (d in the hundreds of thousands) would need terabytes and days.
+    public static let maxCovarianceWidth = 4096
+
+    static func checkCovarianceWidth(_ d: Int) throws {
+        guard d <= maxCovarianceWidth else {
+            throw CoreError("\(d) features per sample: a covariance is formed for at most \(maxCovarianceWidth) " +
+                            "(pass features, e.g. dode.features.digits, rather than raw images)")
+        }
+    }
+
     public static func moments(_ t: Tensor,
                                world: Communicator? = nil) throws -> (mean: [Double], cov: [Double], d: Int) {
         let (x, nl, d, total) = try matrix(t, "features", world: world)
+        try checkCovarianceWidth(d)   // the same d on every rank (matrix checked it): no rank goes on alone
         var mu = [Double](repeating: 0, count: d)
         for i in 0..<nl { for j in 0..<d { mu[j] += x[i * d + j] } }
         let n = Double(total)
@@ -226,6 +239,7 @@ public enum Metrics {
     /// symmetric PSD matrices from Jacobi eigendecompositions (negative eigenvalues from rounding
     /// clipped to 0).
     public static func frechet(mu1: [Double], cov1: [Double], mu2: [Double], cov2: [Double], d: Int) throws -> Double {
+        try checkCovarianceWidth(d)
         guard mu1.count == d, mu2.count == d, cov1.count == d * d, cov2.count == d * d else {
             throw CoreError("feature dimensions differ")
         }
