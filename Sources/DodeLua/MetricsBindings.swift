@@ -73,7 +73,8 @@ extension LuaVM {
         }
         def("dode.metrics.frechet", "dode.metrics.frechet(fa, fb [, {world =}])", """
             Fréchet distance between the Gaussians fitted to two feature sets (rows are samples): ‖μa − μb‖² \
-            + tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½).
+            + tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½). At most 4096 features per sample (pass features, not raw \
+            images).
             """) { a in
             let o = try a.options(3, allowed: ["world"])
             return a.push(try Metrics.frechet(try a.tensor(1), try a.tensor(2),
